@@ -1,0 +1,128 @@
+"""Batch augmentations on the device (DESIGN §5).
+
+The recipes' augmentations (GPA-Net §3.1, LAGA-Net §IV-B) applied to a whole
+uint8 batch at once on whatever device the model runs on. Every random draw
+comes from a CPU ``torch.Generator``, so a batch is augmented identically on
+CPU and GPU and a resumed run replays the same augmentations.
+
+Colour-jitter strengths are not given in either paper; the defaults
+(brightness 0.2, contrast 0.15, saturation 0.1, no hue) are ours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class Augment:
+    """What to do to a training batch; ``crop`` is the (H, W) random crop, None for none."""
+
+    flip: bool = True
+    brightness: float = 0.2
+    contrast: float = 0.15
+    saturation: float = 0.1
+    crop: tuple[int, int] | None = None
+    erasing: float = 0.0   # probability of random erasing (LAGA-Net bodies: 0.5)
+
+
+def to_float(batch_uint8: np.ndarray | torch.Tensor, device: torch.device,
+             channels_last: bool = False) -> torch.Tensor:
+    """(N, H, W, 3) uint8 -> (N, 3, H, W) float in [0, 1] on ``device``."""
+    x = torch.as_tensor(batch_uint8).to(device, non_blocking=True)
+    x = x.permute(0, 3, 1, 2).float().div_(255.0)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x
+
+
+def normalize(x: torch.Tensor) -> torch.Tensor:
+    """ImageNet mean/std normalisation (the backbones are ImageNet-trained)."""
+    mean = x.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = x.new_tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+def _uniform(n: int, lo: float, hi: float, g: torch.Generator) -> torch.Tensor:
+    return lo + (hi - lo) * torch.rand(n, generator=g)
+
+
+def random_crop(x: torch.Tensor, size: tuple[int, int], g: torch.Generator) -> torch.Tensor:
+    n, _, h, w = x.shape
+    ch, cw = size
+    if (ch, cw) == (h, w):
+        return x
+    if ch > h or cw > w:
+        raise ValueError(f"crop {size} is larger than the cached images ({h}, {w})")
+    top = torch.randint(0, h - ch + 1, (n,), generator=g).tolist()
+    left = torch.randint(0, w - cw + 1, (n,), generator=g).tolist()
+    return torch.stack([x[i, :, t:t + ch, l:l + cw] for i, (t, l) in enumerate(zip(top, left))])
+
+
+def random_flip(x: torch.Tensor, g: torch.Generator, p: float = 0.5) -> torch.Tensor:
+    flip = (torch.rand(x.shape[0], generator=g) < p).to(x.device)
+    return torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
+
+
+def _gray(x: torch.Tensor) -> torch.Tensor:
+    r, gch, b = x[:, 0:1], x[:, 1:2], x[:, 2:3]
+    return 0.299 * r + 0.587 * gch + 0.114 * b
+
+
+def color_jitter(x: torch.Tensor, g: torch.Generator, brightness: float, contrast: float,
+                 saturation: float) -> torch.Tensor:
+    """Brightness, contrast and saturation factors drawn per image in [1-s, 1+s] (fixed order)."""
+    n = x.shape[0]
+    view = (n, 1, 1, 1)
+    if brightness > 0:
+        f = _uniform(n, max(0.0, 1 - brightness), 1 + brightness, g).to(x).view(view)
+        x = (x * f).clamp_(0, 1)
+    if contrast > 0:
+        f = _uniform(n, max(0.0, 1 - contrast), 1 + contrast, g).to(x).view(view)
+        mean = _gray(x).mean(dim=(1, 2, 3), keepdim=True)
+        x = (f * x + (1 - f) * mean).clamp_(0, 1)
+    if saturation > 0:
+        f = _uniform(n, max(0.0, 1 - saturation), 1 + saturation, g).to(x).view(view)
+        x = (f * x + (1 - f) * _gray(x)).clamp_(0, 1)
+    return x
+
+
+def random_erasing(x: torch.Tensor, g: torch.Generator, p: float = 0.5,
+                   area: tuple[float, float] = (0.02, 0.4),
+                   ratio: tuple[float, float] = (0.3, 3.33)) -> torch.Tensor:
+    """Random erasing (Zhong et al., LAGA-Net ref. [35]) with ImageNet-mean fill, after normalisation."""
+    n, _, h, w = x.shape
+    x = x.clone()
+    apply = (torch.rand(n, generator=g) < p).tolist()
+    for i in range(n):
+        if not apply[i]:
+            continue
+        for _ in range(100):
+            a = float(_uniform(1, *area, g)) * h * w
+            r = float(torch.exp(_uniform(1, float(np.log(ratio[0])), float(np.log(ratio[1])), g)))
+            eh, ew = int(round((a * r) ** 0.5)), int(round((a / r) ** 0.5))
+            if 0 < eh < h and 0 < ew < w:
+                t = int(torch.randint(0, h - eh + 1, (1,), generator=g))
+                l = int(torch.randint(0, w - ew + 1, (1,), generator=g))
+                x[i, :, t:t + eh, l:l + ew] = 0.0   # 0 after normalisation = the ImageNet mean
+                break
+    return x
+
+
+def augment_batch(x: torch.Tensor, aug: Augment, g: torch.Generator) -> torch.Tensor:
+    """Training transform: crop, flip, colour jitter, normalise, erase (float [0,1] input)."""
+    if aug.crop is not None:
+        x = random_crop(x, aug.crop, g)
+    if aug.flip:
+        x = random_flip(x, g)
+    x = color_jitter(x, g, aug.brightness, aug.contrast, aug.saturation)
+    x = normalize(x)
+    if aug.erasing > 0:
+        x = random_erasing(x, g, aug.erasing)
+    return x

@@ -1,0 +1,173 @@
+"""Run configurations, profiles and the validation of notebook parameters.
+
+A :class:`RunConfig` says everything that decides a run's result; its
+:func:`run_id` is derived from exactly that, so a rerun finds the run it
+already did. Profiles (DESIGN §4): ``demo`` runs on synthetic data in the
+real on-disk formats, at small images, on a CPU, in minutes; ``paper`` uses
+the real datasets with the papers' settings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from ..params import ParameterError, check, parameters_since, reject_unknown
+from ..paths import demo_data_root, runs_dir
+from .recipes import RECIPES, Recipe, get_recipe
+
+PROFILES = {
+    # Demo: from scratch (no ImageNet weights offline), small images, few epochs.
+    "demo": {"epochs": 12, "image_size": (64, 64), "pretrained": False, "batch_size": None},
+    # Paper: every value from the recipe.
+    "paper": {"epochs": None, "image_size": None, "pretrained": True, "batch_size": None},
+}
+
+
+ConfigError = ParameterError  # a run parameter has a wrong name or value
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One training + evaluation run (the run notebook's parameters)."""
+
+    dataset: str = "11k-dr"
+    method: str = "gpanet"
+    method_options: dict = field(default_factory=dict)
+    recipe: str = "gpa"
+    profile: str = "demo"
+    data_root: str | None = None     # None: the demo data (demo profile)
+    epochs: int | None = None        # None: profile, then recipe default
+    image_size: tuple[int, int] | None = None
+    batch_size: int | None = None
+    pretrained: bool | None = None   # None: profile default (paper: ImageNet weights)
+    seed: int = 0
+    device: str = "auto"
+    out_dir: str | None = None       # None: results/runs
+    eval_repeats: int = 10
+
+    # ------------------------------------------------------------- resolution
+    def resolved_recipe(self) -> Recipe:
+        r = get_recipe(self.recipe, self.dataset)
+        prof = PROFILES[self.profile]
+        epochs = self.epochs or prof["epochs"] or r.epochs
+        size = self.image_size or prof["image_size"]
+        r = r.with_epochs(int(epochs))
+        if size is not None:
+            r = r.with_image_size(tuple(int(s) for s in size))
+        if self.batch_size or prof["batch_size"]:
+            r = replace(r, batch_size=int(self.batch_size or prof["batch_size"]))
+        return r
+
+    @property
+    def use_pretrained(self) -> bool:
+        return PROFILES[self.profile]["pretrained"] if self.pretrained is None else bool(self.pretrained)
+
+    @property
+    def root(self) -> Path:
+        if self.data_root is not None:
+            return Path(self.data_root).expanduser()
+        if self.profile == "demo":
+            return demo_data_root()
+        raise ConfigError("data_root is required for the paper profile: pass the folder that "
+                          "holds the datasets (e.g. data_root='/data' with /data/11k/Hands)")
+
+    def prepare_root(self) -> Path:
+        """:attr:`root`, after writing the synthetic data when the demo profile uses its default."""
+        if self.profile == "demo" and self.data_root is None:
+            ensure_demo_data(self.root)
+        return self.root
+
+    @property
+    def runs_root(self) -> Path:
+        return Path(self.out_dir).expanduser() if self.out_dir else runs_dir()
+
+    def identity(self) -> dict[str, Any]:
+        """What decides the result: the resolved recipe, model, data and seed (not paths or device)."""
+        r = self.resolved_recipe()
+        return {"dataset": self.dataset, "method": self.method,
+                "method_options": dict(sorted(self.method_options.items())),
+                "recipe": _jsonable(asdict(r)), "pretrained": self.use_pretrained,
+                "seed": self.seed, "profile": self.profile}
+
+    def run_id(self) -> str:
+        """``<dataset>-<method>-<10 hex>``: a hash of :meth:`identity`."""
+        blob = json.dumps(self.identity(), sort_keys=True).encode()
+        return f"{self.dataset}-{self.method}-{hashlib.sha256(blob).hexdigest()[:10]}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable(asdict(self))
+
+
+def _jsonable(x):
+    if isinstance(x, dict):
+        return {k: _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    return x
+
+
+# ------------------------------------------------------------------ validation
+PARAMETER_NAMES = tuple(f.name for f in fields(RunConfig))
+
+
+def make_config(**params: Any) -> RunConfig:
+    """Build a :class:`RunConfig` from run-notebook parameters, rejecting unknown names and bad values."""
+    from ..data import DATASETS
+    from ..models import available_models
+
+    reject_unknown(params, PARAMETER_NAMES)
+    p = dict(params)
+    if isinstance(p.get("image_size"), int):
+        p["image_size"] = (p["image_size"], p["image_size"])
+    if isinstance(p.get("image_size"), list):
+        p["image_size"] = tuple(p["image_size"])
+    p.setdefault("method_options", {})
+    if p["method_options"] is None:
+        p["method_options"] = {}
+    cfg = RunConfig(**p)
+
+    check(cfg.dataset in DATASETS, "dataset", cfg.dataset, f"one of {', '.join(DATASETS)}")
+    check(cfg.method in available_models(), "method", cfg.method,
+           f"one of {', '.join(available_models())}")
+    check(isinstance(cfg.method_options, dict) and all(isinstance(k, str) for k in cfg.method_options),
+           "method_options", cfg.method_options, "a dict of model keyword options, e.g. {'hp': 3, 'vp': 1}")
+    check(cfg.recipe in RECIPES, "recipe", cfg.recipe, f"one of {', '.join(RECIPES)}")
+    check(cfg.profile in PROFILES, "profile", cfg.profile, f"one of {', '.join(PROFILES)}")
+    check(cfg.data_root is None or isinstance(cfg.data_root, (str, Path)), "data_root", cfg.data_root,
+           "a folder path or None")
+    for name in ("epochs", "batch_size"):
+        v = getattr(cfg, name)
+        check(v is None or (isinstance(v, int) and not isinstance(v, bool) and v > 0), name, v,
+               "a positive integer or None (recipe default)")
+    if cfg.batch_size is not None and cfg.recipe == "laga":
+        k = get_recipe(cfg.recipe, cfg.dataset).instances
+        check(cfg.batch_size % k == 0 and cfg.batch_size >= 2 * k, "batch_size", cfg.batch_size,
+               f"a multiple of K={k} with at least two identities (P x K sampler)")
+    check(cfg.image_size is None or (isinstance(cfg.image_size, tuple) and len(cfg.image_size) == 2
+                                      and all(isinstance(s, int) and s >= 32 for s in cfg.image_size)),
+           "image_size", cfg.image_size, "None, an int, or (height, width) with sides >= 32")
+    check(cfg.pretrained is None or isinstance(cfg.pretrained, bool), "pretrained", cfg.pretrained,
+           "True, False or None (profile default)")
+    check(isinstance(cfg.seed, int) and not isinstance(cfg.seed, bool) and cfg.seed >= 0, "seed",
+           cfg.seed, "a non-negative integer")
+    check(isinstance(cfg.device, str) and (cfg.device in ("auto", "cpu", "mps")
+                                            or cfg.device.startswith("cuda")),
+           "device", cfg.device, "'auto', 'cpu', 'cuda' or 'cuda:N'")
+    check(isinstance(cfg.eval_repeats, int) and 1 <= cfg.eval_repeats <= 10, "eval_repeats",
+           cfg.eval_repeats, "an integer from 1 to 10 (the protocol's query/gallery draws)")
+    if cfg.profile == "paper":
+        cfg.root  # raises when data_root is missing
+    return cfg
+
+
+def config_from_namespace(namespace: dict[str, Any], before: set[str]) -> RunConfig:
+    """Validate a notebook's parameters: every name defined since ``before`` must be a parameter.
+
+    The run notebook records ``globals()`` before its ``parameters`` cell; papermill
+    injects its values after that cell, so a misspelt name shows up here.
+    """
+    return make_config(**parameters_since(namespace, before))

@@ -1,0 +1,141 @@
+"""Evaluation: test descriptors, cosine ranking, CMC / mAP / mINP over the repeats.
+
+Both papers compare a query's descriptor with the gallery's by cosine distance
+(GPA-Net §2, LAGA-Net §III-D); LAGA-Net averages the descriptor of an image and
+of its horizontal flip. One trained model is evaluated on all 10 query/gallery
+draws of the hand protocol; every image is described once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..data import Split, load_split
+from ..data.augment import normalize, to_float
+from ..data.cache import ImageCache
+from ..metrics import evaluate_features
+
+RANKS = (1, 5, 10)
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("cpu")
+    return torch.device(device)
+
+
+def autocast(device: torch.device):
+    """bf16 autocast on CUDA, nothing elsewhere."""
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
+@torch.no_grad()
+def extract_features(model: torch.nn.Module, images: np.ndarray, device: torch.device | str = "cpu",
+                     batch_size: int = 64, flip: bool = False) -> torch.Tensor:
+    """Test descriptors of cached uint8 images (N, H, W, 3) -> float32 (N, D) on the CPU."""
+    device = resolve_device(device)
+    was_training = model.training
+    model.eval()
+    cl = device.type == "cuda"
+    out = []
+    try:
+        for s in range(0, len(images), batch_size):
+            x = normalize(to_float(images[s:s + batch_size], device, channels_last=cl))
+            with autocast(device):
+                f = model(x).float()
+                if flip:
+                    f = (f + model(x.flip(-1)).float()) / 2
+            out.append(f.cpu())
+    finally:
+        model.train(was_training)
+    if not out:
+        raise ValueError("extract_features got no images")
+    return torch.cat(out)
+
+
+def summarize(result: dict, num_query: int, num_gallery: int) -> dict:
+    """Metrics of one repeat in %: rank-1/5/10, mAP, mINP, and the CMC curve."""
+    cmc = np.asarray(result["cmc"], dtype=np.float64)
+    row = {f"rank{k}": 100.0 * float(cmc[min(k, len(cmc)) - 1]) for k in RANKS}
+    row.update(mAP=100.0 * float(result["mAP"]), mINP=100.0 * float(result["mINP"]),
+               num_query=int(num_query), num_gallery=int(num_gallery),
+               num_valid=int(result["num_valid"]))
+    row["cmc"] = (100.0 * cmc).tolist()
+    return row
+
+
+def rank_split(features: dict[str, torch.Tensor] | pd.Series, split: Split,
+               query: pd.DataFrame | None = None, gallery: pd.DataFrame | None = None,
+               device: torch.device | str = "cpu") -> dict:
+    """Metrics of one split from precomputed descriptors keyed by relative path."""
+    q = split.query if query is None else query
+    g = split.gallery if gallery is None else gallery
+    qf = torch.stack([features[p] for p in q["path"]])
+    gf = torch.stack([features[p] for p in g["path"]])
+    cams = split.camera_rule
+    res = evaluate_features(qf, gf, q["pid"].to_numpy(), g["pid"].to_numpy(),
+                            q["camid"].to_numpy() if cams else None,
+                            g["camid"].to_numpy() if cams else None,
+                            metric="cosine", device=resolve_device(device))
+    return summarize(res, len(q), len(g))
+
+
+def describe(model: torch.nn.Module, split: Split, frames: Iterable[pd.DataFrame],
+             image_size: tuple[int, int], device="cpu", flip: bool = False,
+             cache_dir: str | Path | None = None, batch_size: int = 64) -> dict[str, torch.Tensor]:
+    """Descriptors of every image in ``frames`` (each described once), keyed by relative path."""
+    rel = sorted(set().union(*(set(f["path"]) for f in frames)))
+    absolute = [split.root / p for p in rel]
+    cache = ImageCache(absolute, image_size, cache_dir=cache_dir)
+    feats = extract_features(model, cache.take(absolute), device, batch_size, flip)
+    return dict(zip(rel, feats))
+
+
+def evaluate(model: torch.nn.Module, split: Split, image_size: tuple[int, int] = (384, 384),
+             device="auto", flip: bool = False, cache_dir: str | Path | None = None) -> dict:
+    """Rank-1/5/10, mAP, mINP (%) and the full CMC curve of ``model`` on one split's query/gallery."""
+    feats = describe(model, split, [split.query, split.gallery], image_size, device, flip, cache_dir)
+    return rank_split(feats, split, device=device)
+
+
+def evaluate_repeats(model: torch.nn.Module, dataset: str, root: str | Path, seed: int,
+                     repeats: Sequence[int] = range(10), image_size: tuple[int, int] = (384, 384),
+                     device="auto", flip: bool = False, cache_dir: str | Path | None = None
+                     ) -> list[dict]:
+    """One row of metrics per query/gallery repeat of ``dataset``; images described once.
+
+    ``dataset`` may differ from the one the model was trained on: that is the
+    cross-domain setting of GPA-Net Table 2.
+    """
+    splits = [load_split(dataset, root=root, repeat=r, seed=seed) for r in repeats]
+    frames = [f for s in splits for f in (s.query, s.gallery)]
+    feats = describe(model, splits[0], frames, image_size, device, flip, cache_dir)
+    rows = []
+    for r, s in zip(repeats, splits):
+        row = rank_split(feats, s, device=device)
+        row["repeat"] = int(r)
+        rows.append(row)
+    return rows
+
+
+def aggregate(rows: list[dict]) -> dict:
+    """Mean and (population) std over repeats of every scalar metric, plus the mean CMC."""
+    keys = ["rank1", "rank5", "rank10", "mAP", "mINP"]
+    out = {}
+    for k in keys:
+        v = np.array([r[k] for r in rows], dtype=np.float64)
+        out[f"{k}_mean"] = float(v.mean())
+        out[f"{k}_std"] = float(v.std())
+    out["repeats"] = len(rows)
+    n = min(len(r["cmc"]) for r in rows)
+    out["cmc_mean"] = np.mean([r["cmc"][:n] for r in rows], axis=0).tolist()
+    return out

@@ -1,0 +1,106 @@
+"""Training recipes of the two papers (DESIGN §3).
+
+``gpa``: GPA-Net §3.1 — SGD with Nesterov momentum 0.9, weight decay 5e-4,
+lr 0.02 (backbone x0.1), x0.1 every 30 epochs, 60 epochs, batch 20, images
+resized to 384x384, random flip + colour jitter, label-smoothed CE (Eq. 1-2).
+
+``laga``: LAGA-Net §IV-B — Adam, weight decay 5e-4, linear warm-up from 8e-6
+to 8e-4 over 10 epochs, 4e-4 after 40 and 2e-4 after 60 epochs, 70 epochs,
+P x K = 5 x 4 batches, label-smoothed CE + 0.1 x batch-hard triplet (margin
+1.2, Eq. 8-11), flip-averaged test descriptor. Hands: resize 356x356, random
+crop 324x324; bodies: 384x128 resized by 9/8, random crop, random erasing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from ..data.augment import Augment
+
+HAND_DATASETS = ("11k-dr", "11k-dl", "11k-pr", "11k-pl", "hd")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    optimizer: str                 # "sgd" | "adam"
+    lr: float                      # learning rate of the new layers
+    backbone_lr_mult: float        # backbone lr = lr x this (both papers: 0.1)
+    weight_decay: float
+    momentum: float
+    nesterov: bool
+    epochs: int
+    milestones: tuple[int, ...]    # epochs at which lr is multiplied by gamma
+    gamma: float
+    warmup_epochs: int
+    warmup_start_lr: float
+    batch_size: int
+    sampler: str                   # "random" | "pk"
+    instances: int                 # K of the P x K sampler
+    image_size: tuple[int, int]    # network input (H, W) for training and test
+    resize_ratio: float            # training images are cached at image_size x ratio, then cropped
+    augment: Augment
+    loss: str                      # "gpa" (Eq. 1) | "laga" (Eq. 8)
+    label_smoothing: float
+    part_weight: float             # lambda of GPA-Net Eq. (1)
+    triplet_weight: float          # beta of LAGA-Net Eq. (8)
+    triplet_margin: float          # alpha of LAGA-Net Eq. (11)
+    flip_test: bool                # average the descriptor with the flipped image
+
+    @property
+    def train_size(self) -> tuple[int, int]:
+        """Resolution the training images are cached at (before the random crop)."""
+        return (round(self.image_size[0] * self.resize_ratio),
+                round(self.image_size[1] * self.resize_ratio))
+
+    def lr_at(self, epoch: int) -> float:
+        """Learning rate of the new layers during ``epoch`` (0-based)."""
+        if epoch < self.warmup_epochs:
+            return self.warmup_start_lr + (self.lr - self.warmup_start_lr) * epoch / self.warmup_epochs
+        return self.lr * self.gamma ** sum(epoch >= m for m in self.milestones)
+
+    def with_epochs(self, epochs: int) -> "Recipe":
+        """Same recipe over ``epochs``: milestones and warm-up scale in proportion."""
+        if epochs == self.epochs:
+            return self
+        s = epochs / self.epochs
+        return replace(self, epochs=epochs,
+                       milestones=tuple(max(1, round(m * s)) for m in self.milestones),
+                       warmup_epochs=round(self.warmup_epochs * s))
+
+    def with_image_size(self, size: tuple[int, int]) -> "Recipe":
+        aug = self.augment if self.augment.crop is None else replace(self.augment, crop=tuple(size))
+        return replace(self, image_size=tuple(size), augment=aug)
+
+
+GPA = Recipe(
+    name="gpa", optimizer="sgd", lr=0.02, backbone_lr_mult=0.1, weight_decay=5e-4,
+    momentum=0.9, nesterov=True, epochs=60, milestones=(30,), gamma=0.1,
+    warmup_epochs=0, warmup_start_lr=0.0, batch_size=20, sampler="random", instances=1,
+    image_size=(384, 384), resize_ratio=1.0, augment=Augment(flip=True),
+    loss="gpa", label_smoothing=0.1, part_weight=1.0, triplet_weight=0.0,
+    triplet_margin=1.2, flip_test=False,
+)
+
+LAGA_HAND = Recipe(
+    name="laga", optimizer="adam", lr=8e-4, backbone_lr_mult=0.1, weight_decay=5e-4,
+    momentum=0.0, nesterov=False, epochs=70, milestones=(40, 60), gamma=0.5,
+    warmup_epochs=10, warmup_start_lr=8e-6, batch_size=20, sampler="pk", instances=4,
+    image_size=(324, 324), resize_ratio=356 / 324, augment=Augment(flip=True, crop=(324, 324)),
+    loss="laga", label_smoothing=0.1, part_weight=1.0, triplet_weight=0.1,
+    triplet_margin=1.2, flip_test=True,
+)
+
+LAGA_BODY = replace(LAGA_HAND, image_size=(384, 128), resize_ratio=9 / 8,
+                    augment=Augment(flip=True, crop=(384, 128), erasing=0.5))
+
+RECIPES = ("gpa", "laga")
+
+
+def get_recipe(name: str, dataset: str) -> Recipe:
+    """The recipe ``name`` for ``dataset`` (LAGA-Net's differs for hand and body images)."""
+    if name == "gpa":
+        return GPA
+    if name == "laga":
+        return LAGA_HAND if dataset in HAND_DATASETS else LAGA_BODY
+    raise ValueError(f"unknown recipe {name!r}; expected one of {', '.join(RECIPES)}")

@@ -1,0 +1,246 @@
+"""Training: :func:`fit` runs one configuration end to end (DESIGN §3).
+
+Seeded; the batch order and every augmentation of epoch ``e`` come from a
+generator seeded by (seed, e), and the checkpoint written after every epoch
+keeps the model, optimiser and RNG states, so an interrupted run resumes where
+it stopped and ends where an uninterrupted one would. A finished run (its
+``metrics.json`` exists) is returned without training again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .. import __version__
+from ..data import load_split
+from ..data.augment import augment_batch, normalize, to_float
+from ..data.cache import ImageCache
+from ..data.sampler import pk_batches, random_batches
+from ..io import atomic_write, write_json, write_text
+from ..losses import GPANetLoss, batch_hard_triplet, label_smoothed_cross_entropy
+from ..models import build_model
+from ..progress import progress_bar
+from . import records
+from .config import RunConfig, make_config
+from .evaluate import aggregate, autocast, evaluate_repeats, resolve_device
+from .recipes import Recipe
+
+
+class TrainingDiverged(FloatingPointError):
+    """The loss became NaN or infinite."""
+
+
+def make_optimizer(model: torch.nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
+    """Two parameter groups: backbone at ``lr x backbone_lr_mult``, new layers at ``lr``."""
+    groups = [
+        {"params": list(model.backbone_parameters()), "lr_mult": recipe.backbone_lr_mult},
+        {"params": list(model.new_parameters()), "lr_mult": 1.0},
+    ]
+    groups = [g for g in groups if g["params"]]
+    if recipe.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=recipe.lr, momentum=recipe.momentum,
+                               nesterov=recipe.nesterov, weight_decay=recipe.weight_decay)
+    if recipe.optimizer == "adam":
+        return torch.optim.Adam(groups, lr=recipe.lr, weight_decay=recipe.weight_decay)
+    raise ValueError(f"unknown optimizer {recipe.optimizer!r}")
+
+
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for g in optimizer.param_groups:
+        g["lr"] = lr * g["lr_mult"]
+
+
+def make_loss(recipe: Recipe):
+    """GPA-Net Eq. (1) or LAGA-Net Eq. (8) as a function of (model output, labels)."""
+    if recipe.loss == "gpa":
+        return GPANetLoss(lam=recipe.part_weight, epsilon=recipe.label_smoothing)
+    if recipe.loss == "laga":
+        def laga_loss(out, y):
+            ce = sum(label_smoothed_cross_entropy(z, y, recipe.label_smoothing) for z in out.logits)
+            tri = sum(batch_hard_triplet(e, y, recipe.triplet_margin) for e in out.embeddings)
+            return ce + recipe.triplet_weight * tri
+        return laga_loss
+    raise ValueError(f"unknown loss {recipe.loss!r}")
+
+
+def epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+
+
+def _fingerprint(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _versions() -> dict[str, str]:
+    import torchvision
+    return {"handreid": __version__, "torch": torch.__version__,
+            "torchvision": torchvision.__version__, "python": platform.python_version()}
+
+
+def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
+
+
+def fit(config: RunConfig | dict, progress: bool = True, stop_after: int | None = None
+        ) -> records.RunRecord:
+    """Train and evaluate one configuration; returns its run record.
+
+    ``stop_after`` ends training after that many epochs of this call (used to
+    test resuming); the run then stays unfinished.
+    """
+    cfg = config if isinstance(config, RunConfig) else make_config(**config)
+    recipe = cfg.resolved_recipe()
+    run_dir = cfg.runs_root / cfg.run_id()
+    if (run_dir / records.METRICS).exists():
+        if progress:
+            print(f"[handreid] {run_dir.name}: finished run found, not training again")
+        return records.load_run(run_dir)
+
+    device = resolve_device(cfg.device)
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed % 2**32)
+    split = load_split(cfg.dataset, root=cfg.prepare_root(), repeat=0, seed=cfg.seed)
+    data_sha = _fingerprint(split.train.to_csv(index=False) + split.val.to_csv(index=False))
+
+    model = build_model(cfg.method, num_classes=split.num_classes, pretrained=cfg.use_pretrained,
+                        **cfg.method_options).to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = make_optimizer(model, recipe)
+    loss_fn = make_loss(recipe)
+
+    header = {"run_id": run_dir.name, "config": cfg.to_dict(), "identity": cfg.identity(),
+              "num_classes": split.num_classes, "data_sha": data_sha, "versions": _versions(),
+              "device": str(device)}
+    ckpt_file = run_dir / records.CHECKPOINT
+    history: list[dict] = []
+    start = 0
+    if ckpt_file.exists():
+        state = torch.load(ckpt_file, map_location=device, weights_only=False)
+        if state["data_sha"] != data_sha:
+            raise RuntimeError(
+                f"{ckpt_file} was trained on different {cfg.dataset} data (manifest {state['data_sha']}, "
+                f"now {data_sha}); move the run directory away or use another out_dir")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["torch_rng"])
+        history = state["history"]
+        start = state["epoch"] + 1
+        if progress:
+            print(f"[handreid] {run_dir.name}: resuming after epoch {start}/{recipe.epochs}")
+    else:
+        write_json(run_dir / records.CONFIG, header)
+
+    train_paths = split.image_paths(split.train)
+    labels = torch.tensor(split.train["label"].to_numpy(), dtype=torch.long)
+    train_cache = ImageCache(train_paths, recipe.train_size, progress=progress)
+    train_images = train_cache.take(train_paths)
+    val_paths = split.image_paths(split.val)
+    val_images = ImageCache(val_paths, recipe.image_size).take(val_paths)
+    val_labels = torch.tensor(split.val["label"].to_numpy(), dtype=torch.long)
+
+    if progress:
+        print(f"[handreid] {run_dir.name}: {cfg.method} on {cfg.dataset} "
+              f"({len(train_paths)} train images, {split.num_classes} ids), "
+              f"{recipe.epochs} epochs, input {recipe.image_size[0]}x{recipe.image_size[1]}, {device}")
+
+    stop_at = recipe.epochs if stop_after is None else min(recipe.epochs, start + stop_after)
+    for epoch in range(start, stop_at):
+        t0 = time.perf_counter()
+        g = epoch_generator(cfg.seed, epoch)
+        if recipe.sampler == "pk":
+            batches = pk_batches(labels.tolist(), recipe.batch_size // recipe.instances,
+                                 recipe.instances, g)
+        else:
+            batches = random_batches(len(labels), recipe.batch_size, g)
+        lr = recipe.lr_at(epoch)
+        set_lr(optimizer, lr)
+        model.train()
+        tot_loss, tot_correct, tot_n = 0.0, 0, 0
+        bar = progress_bar(batches, desc=f"epoch {epoch + 1}/{recipe.epochs}", leave=False,
+                           disable=not progress)
+        for step, idx in enumerate(bar):
+            x = to_float(train_images[idx], device, channels_last=device.type == "cuda")
+            x = augment_batch(x, recipe.augment, g)
+            y = labels[idx].to(device)
+            with autocast(device):
+                out = model(x)
+                loss = loss_fn(out, y)
+            if not torch.isfinite(loss):
+                raise TrainingDiverged(
+                    f"loss is {loss.item()} at epoch {epoch + 1}, step {step + 1} of run {run_dir.name}; "
+                    f"the checkpoint of epoch {epoch} is kept. Lower the learning rate (recipe lr={recipe.lr}) "
+                    "or check the input images.")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            tot_loss += loss.item() * len(idx)
+            tot_correct += int((out.logits[0].argmax(1) == y).sum())
+            tot_n += len(idx)
+        val_acc = _val_accuracy(model, val_images, val_labels, device)
+        row = {"epoch": epoch + 1, "lr": lr, "loss": tot_loss / tot_n,
+               "train_acc": 100.0 * tot_correct / tot_n, "val_acc": val_acc,
+               "seconds": time.perf_counter() - t0}
+        history.append(row)
+        if progress:
+            print(f"epoch {row['epoch']:3d}/{recipe.epochs}  lr {lr:.2e}  loss {row['loss']:.4f}  "
+                  f"train acc {row['train_acc']:5.1f}%  val acc {val_acc:5.1f}%  ({row['seconds']:.1f} s)",
+                  flush=True)
+        _save_checkpoint(ckpt_file, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                     "torch_rng": torch.get_rng_state(), "epoch": epoch,
+                                     "history": history, "data_sha": data_sha})
+        write_text(run_dir / records.HISTORY, pd.DataFrame(history).to_csv(index=False))
+
+    if stop_at < recipe.epochs:
+        return records.load_run(run_dir)
+
+    if progress:
+        print(f"[handreid] evaluating on {cfg.eval_repeats} query/gallery repeats")
+    rows = evaluate_repeats(model, cfg.dataset, cfg.root, cfg.seed, range(cfg.eval_repeats),
+                            recipe.image_size, device, flip=recipe.flip_test)
+    metrics = {"dataset": cfg.dataset, "per_repeat": rows, "summary": aggregate(rows)}
+    _save_checkpoint(run_dir / records.MODEL, {"model": model.state_dict(), "header": header})
+    write_json(run_dir / records.METRICS, metrics)
+    ckpt_file.unlink(missing_ok=True)
+    if progress:
+        s = metrics["summary"]
+        print(f"[handreid] {run_dir.name}: rank-1 {s['rank1_mean']:.2f} +- {s['rank1_std']:.2f}  "
+              f"mAP {s['mAP_mean']:.2f} +- {s['mAP_std']:.2f}  ({len(rows)} repeats)")
+    return records.load_run(run_dir)
+
+
+@torch.no_grad()
+def _val_accuracy(model, images: np.ndarray, labels: torch.Tensor, device: torch.device,
+                  batch_size: int = 64) -> float:
+    """Identity accuracy (%) of the first classifier on the held-out validation images."""
+    if len(images) == 0:
+        return math.nan
+    model.eval()
+    correct = 0
+    for s in range(0, len(images), batch_size):
+        x = normalize(to_float(images[s:s + batch_size], device))
+        with autocast(device):
+            out = model.forward_output(x)
+        correct += int((out.logits[0].argmax(1).cpu() == labels[s:s + batch_size]).sum())
+    model.train()
+    return 100.0 * correct / len(images)
+
+
+def load_model(run_dir: str | Path, device="cpu") -> torch.nn.Module:
+    """The trained model of a finished run (for cross-domain evaluation or figures)."""
+    run = records.load_run(run_dir)
+    state = torch.load(Path(run_dir) / records.MODEL, map_location=device, weights_only=False)
+    cfg = run.config["config"]
+    model = build_model(cfg["method"], num_classes=run.config["num_classes"], pretrained=False,
+                        **cfg["method_options"])
+    model.load_state_dict(state["model"])
+    return model.to(device).eval()

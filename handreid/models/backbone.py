@@ -1,0 +1,96 @@
+"""Backbone trunks (ResNet50, VGG19-bn) and offline-safe ImageNet weights.
+
+ImageNet weights come from torchvision's own weight enums (``ResNet50_Weights.IMAGENET1K_V1``,
+``VGG19_BN_Weights.IMAGENET1K_V1``). Before torchvision is asked for them we check that the file
+is already in torch's hub cache, ``torch.hub.get_dir()/checkpoints/<file>``; when it is not, a
+``RuntimeError`` says which file to put where and where it comes from, so an offline machine fails
+at once instead of hanging on a download.
+"""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import urlparse
+
+import torch
+from torch import Tensor, nn
+from torchvision import models as tvm
+
+__all__ = [
+    "ResNet50Trunk",
+    "build_vgg19bn",
+    "checkpoint_path",
+    "require_weights",
+    "resnet50_trunk",
+]
+
+
+def checkpoint_path(weights: tvm.WeightsEnum) -> str:
+    """Where torchvision's ``load_state_dict_from_url`` looks for ``weights``' file."""
+    filename = os.path.basename(urlparse(weights.url).path)
+    return os.path.join(torch.hub.get_dir(), "checkpoints", filename)
+
+
+def require_weights(weights: tvm.WeightsEnum) -> tvm.WeightsEnum:
+    """Return ``weights`` if its file is in the hub cache, else raise a ``RuntimeError`` saying
+    which file to place in which directory, the URL it comes from, and the ``pretrained=False``
+    alternative. No network access is attempted."""
+    path = checkpoint_path(weights)
+    if not os.path.isfile(path):
+        directory, filename = os.path.split(path)
+        raise RuntimeError(
+            f"ImageNet weights {type(weights).__name__}.{weights.name} are not available offline: "
+            f"place the file '{filename}' in the directory '{directory}' "
+            f"(that is torch.hub.get_dir()/checkpoints; set TORCH_HOME to use another cache). "
+            f"Download it from {weights.url} on a machine with internet access. "
+            f"Or pass pretrained=False to train from scratch (random initialisation)."
+        )
+    return weights
+
+
+class ResNet50Trunk(nn.Module):
+    """ResNet50 without its GAP and FC: ``forward(x)`` returns the activation tensor T
+    (B, 2048, M, N) of layer4.
+
+    ``last_stride=1`` removes the last spatial down-sampling (stride of ``layer4[0].conv2`` and of
+    its shortcut ``layer4[0].downsample[0]`` set to 1), so M, N = ceil(H/16), ceil(W/16) instead of
+    ceil(H/32), ceil(W/32): a 384x384 input gives T of 24x24 instead of 12x12. Parameter names equal
+    torchvision's (``conv1.weight``, ``layer4.0.conv2.weight``, ...), so torchvision state dicts load.
+    """
+
+    out_channels = 2048
+
+    def __init__(self, resnet: tvm.ResNet, last_stride: int = 1):
+        super().__init__()
+        if last_stride not in (1, 2):
+            raise ValueError(f"last_stride must be 1 or 2, got {last_stride!r}")
+        self.conv1 = resnet.conv1
+        self.bn1 = resnet.bn1
+        self.relu = resnet.relu
+        self.maxpool = resnet.maxpool
+        self.layer1 = resnet.layer1
+        self.layer2 = resnet.layer2
+        self.layer3 = resnet.layer3
+        self.layer4 = resnet.layer4
+        self.last_stride = last_stride
+        block = self.layer4[0]
+        block.conv2.stride = (last_stride, last_stride)
+        block.downsample[0].stride = (last_stride, last_stride)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        return self.layer4(self.layer3(self.layer2(self.layer1(x))))
+
+
+def resnet50_trunk(pretrained: bool = False, last_stride: int = 1) -> ResNet50Trunk:
+    """ResNet50 trunk, ImageNet (``ResNet50_Weights.IMAGENET1K_V1``) or randomly initialised."""
+    if last_stride not in (1, 2):
+        raise ValueError(f"last_stride must be 1 or 2, got {last_stride!r}")
+    weights = require_weights(tvm.ResNet50_Weights.IMAGENET1K_V1) if pretrained else None
+    return ResNet50Trunk(tvm.resnet50(weights=weights), last_stride=last_stride)
+
+
+def build_vgg19bn(pretrained: bool = False) -> tvm.VGG:
+    """torchvision's VGG19-bn, ImageNet (``VGG19_BN_Weights.IMAGENET1K_V1``) or random."""
+    weights = require_weights(tvm.VGG19_BN_Weights.IMAGENET1K_V1) if pretrained else None
+    return tvm.vgg19_bn(weights=weights)

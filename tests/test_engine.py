@@ -1,0 +1,88 @@
+"""fit / evaluate end to end on a small synthetic 11k tree: records, resume, rerun, NaN guard, notebook."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from handreid.data import load_split
+from handreid.data.synthetic import write_11k
+from handreid.engine import TrainingDiverged, evaluate, fit, load_model, make_config
+from handreid.engine import train as train_module
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    return write_11k(tmp_path_factory.mktemp("data"), num_subjects=14, images_per_aspect=(3, 5),
+                     image_size=(64, 48), seed=3)
+
+
+def _cfg(data_root, out_dir, **kw):
+    params = dict(dataset="11k-dr", method="gpanet", method_options={"hp": 2, "vp": 1}, data_root=str(data_root),
+                  epochs=2, image_size=32, batch_size=8, eval_repeats=3, out_dir=str(out_dir), device="cpu")
+    params.update(kw)
+    return make_config(**params)
+
+
+def _state(run_dir):
+    return torch.load(Path(run_dir) / "model.pt", weights_only=False)["model"]
+
+
+def test_fit_writes_a_complete_record_and_resumes_exactly(data_root, tmp_path, capsys):
+    straight = fit(_cfg(data_root, tmp_path / "a"))
+    assert straight.finished
+    files = {p.name for p in straight.run_dir.iterdir()}
+    assert {"config.json", "history.csv", "metrics.json", "model.pt"} <= files
+    assert "checkpoint.pt" not in files and not [f for f in files if f.endswith(".tmp")]
+    assert list(straight.history["epoch"]) == [1, 2]
+    m = straight.metrics
+    assert [r["repeat"] for r in m["per_repeat"]] == [0, 1, 2]
+    split = load_split("11k-dr", root=data_root, repeat=0, seed=0)
+    assert m["per_repeat"][0]["num_query"] == len(split.query)
+    assert m["per_repeat"][0]["num_gallery"] == len(split.gallery)
+    for key in ("rank1", "mAP", "mINP"):
+        vals = [r[key] for r in m["per_repeat"]]
+        assert m["summary"][f"{key}_mean"] == pytest.approx(sum(vals) / len(vals))
+    assert json.loads((straight.run_dir / "config.json").read_text())["run_id"] == straight.run_id
+
+    # Interrupted after one epoch, then resumed: the same weights and metrics as straight through.
+    cfg_b = _cfg(data_root, tmp_path / "b")
+    half = fit(cfg_b, stop_after=1)
+    assert not half.finished and (half.run_dir / "checkpoint.pt").exists()
+    assert list(half.history["epoch"]) == [1]
+    resumed = fit(cfg_b)
+    assert "resuming after epoch 1/2" in capsys.readouterr().out
+    assert resumed.finished and list(resumed.history["epoch"]) == [1, 2]
+    a, b = _state(straight.run_dir), _state(resumed.run_dir)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert resumed.metrics["summary"]["mAP_mean"] == pytest.approx(m["summary"]["mAP_mean"])
+
+    # A rerun finds the finished run and does not train again.
+    before = (straight.run_dir / "metrics.json").stat().st_mtime_ns
+    again = fit(_cfg(data_root, tmp_path / "a"))
+    assert "finished run found" in capsys.readouterr().out
+    assert (straight.run_dir / "metrics.json").stat().st_mtime_ns == before
+    assert again.summary() == straight.summary()
+
+    # The saved model reproduces the recorded metrics of repeat 0.
+    model = load_model(straight.run_dir)
+    got = evaluate(model, split, image_size=(32, 32), device="cpu")
+    assert got["mAP"] == pytest.approx(m["per_repeat"][0]["mAP"], abs=1e-4)
+
+
+def test_nan_loss_stops_with_a_clear_error(data_root, tmp_path, monkeypatch):
+    monkeypatch.setattr(train_module, "make_loss",
+                        lambda recipe: (lambda out, y: out.logits[0].sum() * float("nan")))
+    with pytest.raises(TrainingDiverged, match=r"loss is nan at epoch 1, step 1 .*Lower the learning rate"):
+        fit(_cfg(data_root, tmp_path, method="resnet50", method_options={}))
+
+
+def test_run_notebook_rejects_a_misspelt_parameter(tmp_path):
+    papermill = pytest.importorskip("papermill")
+    with pytest.raises(papermill.PapermillExecutionError, match=r"unknown parameter 'epoch' \(did you mean 'epochs'\?\)"):
+        papermill.execute_notebook(str(ROOT / "notebooks" / "train_eval.ipynb"), str(tmp_path / "out.ipynb"),
+                                   parameters={"epoch": 3}, cwd=str(ROOT / "notebooks"),
+                                   progress_bar=False, kernel_name="python3")

@@ -1,0 +1,150 @@
+"""Losses: label-smoothed CE (GPA-Net Eq. 2), GPA-Net Eq. (1), batch-hard triplet (LAGA-Net Eq. 11)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from handreid.losses import GPANetLoss, batch_hard_triplet, label_smoothed_cross_entropy
+from handreid.models import ReIDOutput
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+def _eq2(logits, targets, eps):
+    """Eq. (2) by hand: q_i = 1 - (K-1)/K eps for i = y, eps/K otherwise; loss = -sum q log p."""
+    b, k = logits.shape
+    total = 0.0
+    for n in range(b):
+        p = torch.softmax(logits[n].double(), dim=0)
+        for i in range(k):
+            q = 1 - (k - 1) / k * eps if i == targets[n] else eps / k
+            total += -q * torch.log(p[i])
+    return total / b
+
+
+@pytest.mark.parametrize("eps", [0.1, 0.3, 1.0])
+def test_label_smoothing_matches_eq2(eps):
+    logits = torch.randn(5, 6) * 3
+    targets = torch.tensor([0, 5, 2, 2, 1])
+    got = label_smoothed_cross_entropy(logits, targets, epsilon=eps)
+    assert got.item() == pytest.approx(float(_eq2(logits, targets, eps)), rel=1e-5)
+    # and torch's own label smoothing uses the same q
+    assert got.item() == pytest.approx(F.cross_entropy(logits, targets, label_smoothing=eps).item(), rel=1e-5)
+
+
+def test_label_smoothing_eps0_is_cross_entropy():
+    logits = torch.randn(4, 9)
+    targets = torch.tensor([8, 0, 3, 3])
+    torch.testing.assert_close(label_smoothed_cross_entropy(logits, targets, 0.0), F.cross_entropy(logits, targets))
+
+
+def test_label_smoothing_default_and_grad():
+    logits = torch.randn(3, 4, requires_grad=True)
+    targets = torch.tensor([1, 2, 3])
+    loss = label_smoothed_cross_entropy(logits, targets)
+    assert loss.item() == pytest.approx(float(_eq2(logits.detach(), targets, 0.1)), rel=1e-5)
+    loss.backward()
+    # d loss / d logits = (softmax - q) / B
+    q = torch.full((3, 4), 0.1 / 4)
+    q[torch.arange(3), targets] = 1 - 3 / 4 * 0.1
+    torch.testing.assert_close(logits.grad, (torch.softmax(logits.detach(), 1) - q) / 3)
+
+
+def test_label_smoothing_errors():
+    with pytest.raises(ValueError, match="epsilon"):
+        label_smoothed_cross_entropy(torch.randn(2, 3), torch.tensor([0, 1]), epsilon=1.5)
+    with pytest.raises(ValueError, match="targets must have shape"):
+        label_smoothed_cross_entropy(torch.randn(2, 3), torch.tensor([0, 1, 2]))
+    with pytest.raises(TypeError, match="integer class indices"):
+        label_smoothed_cross_entropy(torch.randn(2, 3), torch.tensor([0.0, 1.0]))
+
+
+def _output(names, b=4, k=5):
+    logits = [torch.randn(b, k) for _ in names]
+    emb = [torch.randn(b, 8) for _ in names]
+    return ReIDOutput(logits, emb, emb, tuple(names))
+
+
+@pytest.mark.parametrize("lam", [1.0, 1 / 3, 0.5])
+def test_gpanet_loss_eq1(lam):
+    out = _output(["global", "part_1_1", "part_2_1", "part_3_1"])
+    t = torch.tensor([0, 4, 2, 2])
+    ce = [label_smoothed_cross_entropy(z, t, 0.1) for z in out.logits]
+    expected = ce[0] + lam * (ce[1] + ce[2] + ce[3])
+    crit = GPANetLoss(lam=lam, epsilon=0.1)
+    torch.testing.assert_close(crit(out, t), expected)
+    terms = crit.terms(out, t)
+    torch.testing.assert_close(terms["global"], ce[0])
+    torch.testing.assert_close(terms["local"], ce[1] + ce[2] + ce[3])
+
+
+def test_gpanet_loss_components_only():
+    t = torch.tensor([1, 0, 3, 3])
+    local_only = _output(["part_1_1", "part_2_1"])
+    expected = sum(label_smoothed_cross_entropy(z, t) for z in local_only.logits) * 2.0
+    torch.testing.assert_close(GPANetLoss(lam=2.0)(local_only, t), expected)
+    global_only = _output(["global"])
+    torch.testing.assert_close(GPANetLoss(lam=2.0)(global_only, t), label_smoothed_cross_entropy(global_only.logits[0], t))
+    with pytest.raises(ValueError, match="neither 'global' nor 'part_\\*'"):
+        GPANetLoss()(_output(["cam"]), t)
+
+
+def test_gpanet_loss_on_model_output_backprops():
+    from handreid.models import build_model
+
+    model = build_model("gpanet", 3, hp=2).train()
+    out = model(torch.randn(2, 3, 32, 32))
+    loss = GPANetLoss()(out, torch.tensor([0, 2]))
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert all(p.grad is not None for p in model.new_parameters())
+
+
+def _brute_triplet(x, t, margin):
+    losses = []
+    for a in range(len(t)):
+        pos = [torch.linalg.norm(x[a] - x[p]) for p in range(len(t)) if p != a and t[p] == t[a]]
+        neg = [torch.linalg.norm(x[a] - x[n]) for n in range(len(t)) if t[n] != t[a]]
+        if not pos or not neg:
+            continue
+        losses.append(torch.clamp(margin + max(pos) - min(neg), min=0))
+    return torch.stack(losses)
+
+
+@pytest.mark.parametrize("margin", [1.2, 0.3, 10.0])
+def test_batch_hard_triplet_brute_force(margin):
+    x = torch.randn(20, 16)
+    t = torch.arange(5).repeat_interleave(4)          # P=5 x K=4
+    expected = _brute_triplet(x.double(), t, margin)
+    got = batch_hard_triplet(x, t, margin=margin)
+    assert got.item() == pytest.approx(expected.mean().item(), rel=1e-4, abs=1e-5)
+    got_sum = batch_hard_triplet(x, t, margin=margin, reduction="sum")
+    assert got_sum.item() == pytest.approx(expected.sum().item(), rel=1e-4, abs=1e-4)
+
+
+def test_batch_hard_triplet_excludes_anchors_without_positive_or_negative():
+    x = torch.randn(7, 5)
+    t = torch.tensor([0, 0, 1, 1, 1, 2, 3])          # ids 2 and 3 have no positive
+    expected = _brute_triplet(x.double(), t, 1.2)
+    assert len(expected) == 5
+    assert batch_hard_triplet(x, t).item() == pytest.approx(expected.mean().item(), rel=1e-4)
+    # single identity: no negatives at all -> 0, still differentiable
+    y = torch.randn(3, 5, requires_grad=True)
+    loss = batch_hard_triplet(y, torch.tensor([4, 4, 4]))
+    assert loss.item() == 0.0
+    loss.backward()
+    assert torch.all(y.grad == 0)
+
+
+def test_batch_hard_triplet_grad_finite_with_duplicates():
+    x = torch.randn(4, 6)
+    x = torch.cat([x, x[:2]]).requires_grad_()        # exact duplicates: zero distances
+    t = torch.tensor([0, 1, 2, 3, 0, 1])
+    loss = batch_hard_triplet(x, t)
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(x.grad).all()

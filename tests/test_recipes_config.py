@@ -1,0 +1,99 @@
+"""Recipes (GPA-Net §3.1, LAGA-Net §IV-B), run configurations and parameter validation."""
+
+import pytest
+
+from handreid.engine import ConfigError, get_recipe, make_config
+from handreid.engine.config import config_from_namespace
+from handreid.params import ParameterError, validate
+
+
+def test_gpa_recipe_matches_paper():
+    r = get_recipe("gpa", "11k-dr")
+    assert (r.optimizer, r.nesterov, r.momentum, r.weight_decay) == ("sgd", True, 0.9, 5e-4)
+    assert (r.lr, r.backbone_lr_mult, r.epochs, r.batch_size, r.image_size) == (0.02, 0.1, 60, 20, (384, 384))
+    # lr 0.02, divided by 10 after every 30 epochs
+    assert [r.lr_at(e) for e in (0, 29)] == [0.02, 0.02]
+    assert r.lr_at(30) == pytest.approx(0.002)
+    assert r.lr_at(59) == pytest.approx(0.002)
+
+
+def test_laga_schedule_values():
+    r = get_recipe("laga", "11k-pr")
+    # warm-up 8e-6 -> 8e-4 linearly over 10 epochs, then 4e-4 after 40 and 2e-4 after 60
+    assert r.lr_at(0) == pytest.approx(8e-6)
+    assert r.lr_at(9) == pytest.approx(8e-6 + (8e-4 - 8e-6) * 9 / 10)
+    assert r.lr_at(10) == pytest.approx(8e-4)
+    assert r.lr_at(39) == pytest.approx(8e-4)
+    assert r.lr_at(40) == pytest.approx(4e-4)
+    assert r.lr_at(60) == pytest.approx(2e-4)
+    assert r.lr_at(69) == pytest.approx(2e-4)
+    assert (r.epochs, r.sampler, r.instances, r.batch_size) == (70, "pk", 4, 20)
+    assert r.image_size == (324, 324) and r.train_size == (356, 356)
+    body = get_recipe("laga", "market1501")
+    assert body.image_size == (384, 128) and body.train_size == (432, 144)
+    assert body.augment.erasing == 0.5 and r.augment.erasing == 0.0
+
+
+def test_shorter_runs_scale_the_schedule():
+    r = get_recipe("gpa", "11k-dr").with_epochs(12)
+    assert r.milestones == (6,) and r.lr_at(5) == 0.02 and r.lr_at(6) == pytest.approx(0.002)
+    laga = get_recipe("laga", "11k-dr").with_epochs(7)
+    assert laga.warmup_epochs == 1 and laga.milestones == (4, 6)
+
+
+def test_demo_profile_defaults_and_overrides():
+    cfg = make_config(dataset="11k-dr", method="gpanet")
+    r = cfg.resolved_recipe()
+    assert (r.epochs, r.image_size, cfg.use_pretrained) == (12, (64, 64), False)
+    cfg = make_config(method="resnet50", epochs=3, image_size=96, batch_size=8, pretrained=True)
+    r = cfg.resolved_recipe()
+    assert (r.epochs, r.image_size, r.batch_size, cfg.use_pretrained) == (3, (96, 96), 8, True)
+
+
+def test_run_id_follows_what_decides_the_result():
+    a = make_config(method="gpanet", method_options={"hp": 3, "vp": 1})
+    assert a.run_id() == make_config(method="gpanet", method_options={"vp": 1, "hp": 3}).run_id()
+    assert a.run_id() == make_config(method="gpanet", method_options={"hp": 3, "vp": 1},
+                                     device="cpu", out_dir="/elsewhere").run_id()
+    assert a.run_id() != make_config(method="gpanet", method_options={"hp": 2, "vp": 1}).run_id()
+    assert a.run_id() != make_config(method="gpanet", method_options={"hp": 3, "vp": 1}, seed=1).run_id()
+    assert a.run_id().startswith("11k-dr-gpanet-")
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"epoch": 5}, r"unknown parameter 'epoch' \(did you mean 'epochs'\?\)"),
+    ({"methd": "gpanet"}, r"unknown parameter 'methd' \(did you mean 'method'\?\)"),
+    ({"dataset": "11k"}, r"parameter dataset='11k' is invalid: expected one of 11k-dr"),
+    ({"method": "gpa-net"}, r"parameter method='gpa-net' is invalid: expected one of .*gpanet"),
+    ({"epochs": 0}, r"parameter epochs=0 is invalid: expected a positive integer"),
+    ({"epochs": 2.5}, r"parameter epochs=2.5 is invalid"),
+    ({"image_size": 8}, r"parameter image_size=\(8, 8\) is invalid: expected None, an int, or \(height, width\)"),
+    ({"recipe": "sgd"}, r"parameter recipe='sgd' is invalid: expected one of gpa, laga"),
+    ({"seed": -1}, r"parameter seed=-1 is invalid: expected a non-negative integer"),
+    ({"device": "gpu"}, r"parameter device='gpu' is invalid"),
+    ({"pretrained": "yes"}, r"parameter pretrained='yes' is invalid"),
+    ({"eval_repeats": 11}, r"parameter eval_repeats=11 is invalid: expected an integer from 1 to 10"),
+    ({"recipe": "laga", "batch_size": 18}, r"parameter batch_size=18 is invalid: expected a multiple of K=4"),
+    ({"profile": "paper"}, r"data_root is required for the paper profile"),
+])
+def test_bad_parameters_are_named(params, message):
+    with pytest.raises(ConfigError, match=message):
+        make_config(**params)
+
+
+def test_namespace_validation_sees_injected_names():
+    before = {"handreid", "In", "Out"}
+    ns = {"handreid": object(), "In": [], "Out": {}, "_": None, "dataset": "11k-dr", "epochs": 2,
+          "learning_rate": 0.1}
+    with pytest.raises(ParameterError, match="unknown parameter 'learning_rate'"):
+        config_from_namespace(ns, before)
+    del ns["learning_rate"]
+    assert config_from_namespace(ns, before).epochs == 2
+
+
+def test_validate_choices():
+    assert validate({"a": 1, "profile": "demo"}, {"a"}, {"profile": ("demo", "paper")}) == {"profile": "demo"}
+    with pytest.raises(ParameterError, match=r"parameter profile='dmo' is invalid: expected one of 'demo', 'paper'"):
+        validate({"profile": "dmo"}, set(), {"profile": ("demo", "paper")})
+    with pytest.raises(ParameterError, match=r"expected an integer from 2 to 100"):
+        validate({"max_rank": 1}, set(), {"max_rank": range(2, 101)})
