@@ -7,7 +7,9 @@ partial notebook stays as ``run.failed.ipynb``), and the end prints a summary.
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 import time
 import traceback
 from dataclasses import dataclass
@@ -40,10 +42,23 @@ class Outcome:
     error: str = ""
 
 
+def _stream_papermill_log() -> None:
+    """Show the notebooks' output as they run (papermill logs it at INFO)."""
+    log = logging.getLogger("papermill")
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+
+
 def run_one(params: dict, log_output: bool = True) -> Outcome:
     """Execute the run notebook for ``params`` into its run directory (skip if finished)."""
     import papermill
 
+    if log_output:
+        _stream_papermill_log()
     cfg = make_config(**params)
     run_dir = cfg.runs_root / cfg.run_id()
     if (run_dir / records.METRICS).exists():

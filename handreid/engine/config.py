@@ -29,6 +29,16 @@ PROFILES = {
 
 ConfigError = ParameterError  # a run parameter has a wrong name or value
 
+# The synthetic 11k tree of the demo profile (handreid.data.synthetic.write_11k).
+DEMO_DATA = {"num_subjects": 40, "images_per_aspect": (4, 8), "image_size": (160, 120), "seed": 0}
+
+
+def ensure_demo_data(root: str | Path | None = None) -> Path:
+    """Write the demo profile's synthetic datasets under ``root`` unless they are there already."""
+    from ..data.synthetic import write_11k
+
+    return write_11k(Path(root) if root is not None else demo_data_root(), **DEMO_DATA)
+
 
 @dataclass(frozen=True)
 class RunConfig:
@@ -58,6 +68,9 @@ class RunConfig:
         r = r.with_epochs(int(epochs))
         if size is not None:
             r = r.with_image_size(tuple(int(s) for s in size))
+        if not self.use_pretrained:
+            # The recipes slow down the *pretrained* layers; trained from scratch, nothing is.
+            r = replace(r, backbone_lr_mult=1.0)
         if self.batch_size or prof["batch_size"]:
             r = replace(r, batch_size=int(self.batch_size or prof["batch_size"]))
         return r

@@ -117,4 +117,4 @@ def build_model(name: str, num_classes: int, pretrained: bool = False, **options
 
 # Shared pieces re-exported for convenience, then the modules that register models.
 from .heads import ReductionHead, ReIDModel, ReIDOutput  # noqa: E402
-from . import gpanet, vgg  # noqa: E402,F401
+from . import gpanet, vgg, laganet  # noqa: E402,F401
