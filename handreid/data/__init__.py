@@ -5,25 +5,34 @@
 >>> split.train, split.val, split.query, split.gallery              # doctest: +SKIP
 
 ``DATASETS`` maps each registered dataset name to its loader, a callable
-``loader(root, *, repeat, seed, **options) -> Split``. Further datasets (HD and
-the body benchmarks) are added with :func:`register_dataset`.
+``loader(root, *, repeat, seed, **options) -> Split``: the four 11k aspects and
+HD (hand protocol, 10 repeats: :mod:`.hands11k`, :mod:`.hd`), Market-1501,
+DukeMTMC-reID, MSMT17 (:mod:`.body`) and CUHK03 (:mod:`.cuhk03`) -- the body
+benchmarks have one fixed split (``repeat=0`` only, see :func:`dataset_repeats`).
+All of them can share one ``DATA_ROOT`` (``11k/``, ``HD/``, ``Market-1501-v15.09.15/``,
+``DukeMTMC-reID/``, ``cuhk03/``, ``MSMT17_V1/`` side by side), which is what the
+cross-domain evaluation (GPA-Net Table 2: train on 11k D-r, test on HD and back) needs.
+Further datasets are added with :func:`register_dataset`.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 from functools import partial
 from typing import Callable
 
-from . import hands11k
+from . import body, cuhk03, hands11k, hd
 from .split import NUM_REPEATS, DatasetError, Split, table_ii_counts
 
 __all__ = [
+    "BODY_DATASETS",
     "DATASETS",
     "PLANNED_DATASETS",
     "NUM_REPEATS",
     "DatasetError",
     "Split",
+    "dataset_repeats",
     "load_split",
     "register_dataset",
     "table_ii_counts",
@@ -33,11 +42,19 @@ Loader = Callable[..., Split]
 
 #: Registered dataset name -> loader(root, *, repeat, seed, **options) -> Split.
 DATASETS: dict[str, Loader] = {
-    f"11k-{code}": partial(hands11k.load, aspect=code) for code in hands11k.ASPECTS
+    **{f"11k-{code}": partial(hands11k.load, aspect=code) for code in hands11k.ASPECTS},
+    "hd": hd.load,
+    "market1501": body.load_market1501,
+    "dukemtmc": body.load_dukemtmc,
+    "cuhk03-l": cuhk03.load,  # option boxes="detected" for the detected boxes
+    "msmt17": body.load_msmt17,  # option combine_val=True adds list_val.txt to training
 }
 
 #: Names DESIGN §1 promises that have no loader yet.
-PLANNED_DATASETS = ("hd", "market1501", "dukemtmc", "cuhk03-l", "msmt17")
+PLANNED_DATASETS: tuple[str, ...] = ()
+
+#: Datasets with a single fixed query/gallery split (LAGA-Net Table I): repeat=0 only.
+BODY_DATASETS = ("market1501", "dukemtmc", "cuhk03-l", "msmt17")
 
 
 def register_dataset(name: str, loader: Loader, *, replace: bool = False) -> None:
@@ -46,6 +63,17 @@ def register_dataset(name: str, loader: Loader, *, replace: bool = False) -> Non
     if key in DATASETS and not replace:
         raise DatasetError(f"dataset name {key!r} is already registered; pass replace=True to override it.")
     DATASETS[key] = loader
+
+
+def dataset_repeats(name: str) -> int:
+    """How many query/gallery draws ``name`` has: 1 for the body benchmarks, NUM_REPEATS (10) for hand data.
+
+    Evaluate ``range(dataset_repeats(name))``; the body loaders reject any repeat but 0.
+    """
+    key = name.strip().lower() if isinstance(name, str) else None
+    if key not in DATASETS:
+        raise DatasetError(f"unknown dataset name {name!r}. Known names: {', '.join(sorted(DATASETS))}.")
+    return 1 if key in BODY_DATASETS else NUM_REPEATS
 
 
 def load_split(
@@ -57,7 +85,9 @@ def load_split(
 ) -> Split:
     """Load the split ``(name, repeat, seed)`` of a registered dataset stored under ``root``.
 
-    ``options`` go to the dataset's loader (11k: ``num_repeats``, default 10, bounds ``repeat``).
+    ``options`` go to the dataset's loader (11k and HD: ``num_repeats``, default 10, bounds
+    ``repeat``; ``msmt17``: ``combine_val``; ``cuhk03-l``: ``boxes``). The body benchmarks
+    accept ``repeat=0`` only.
     Raises :class:`DatasetError` for unknown names, invalid arguments and missing or malformed data.
     """
     key = name.strip().lower() if isinstance(name, str) else None
@@ -70,4 +100,24 @@ def load_split(
         raise DatasetError(
             f"unknown dataset name {name!r}.{planned} Known names: {', '.join(sorted(DATASETS))}."
         )
-    return DATASETS[key](root, repeat=repeat, seed=seed, **options)
+    loader = DATASETS[key]
+    try:
+        inspect.signature(loader).bind(root, repeat=repeat, seed=seed, **options)
+    except TypeError:
+        accepted = _options(loader)
+        raise DatasetError(
+            f"{key!r} does not take the option(s) {sorted(options)}; its options: "
+            f"{', '.join(accepted) if accepted else 'none'}."
+        ) from None
+    except ValueError:  # no signature available (e.g. a C callable): let the loader decide
+        pass
+    return loader(root, repeat=repeat, seed=seed, **options)
+
+
+def _options(loader: Loader) -> list[str]:
+    try:
+        params = inspect.signature(loader).parameters.values()
+    except ValueError:
+        return []
+    fixed = {"root", "repeat", "seed", *(loader.keywords if isinstance(loader, partial) else ())}
+    return [p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in fixed]

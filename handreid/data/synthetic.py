@@ -23,12 +23,23 @@ gaps, and some images have ``accessories = 1`` (they show a ring or a
 bracelet). Each (subject, aspect) has at least two accessory-free images, so
 every identity can give one image to validation or the gallery and keep one.
 
+The other datasets of DESIGN §1 have writers too, each in its real layout and
+file formats: :func:`write_hd` (PolyU HD, dorsal hands from the same generator),
+:func:`write_market1501`, :func:`write_dukemtmc`, :func:`write_msmt17` (JPEG
+pedestrians: clothes colours, pattern, build and bag fixed per identity, pose,
+scale, side and lighting per image, background and colour cast per camera) and
+:func:`write_cuhk03` (real MATLAB files: the v5 new-protocol configs written with
+scipy, ``cuhk-03.mat`` as HDF5 cell arrays of object references like MATLAB
+v7.3). :func:`write_all` writes all six under one root at demo size.
+
 CLI::
 
     python -m handreid.data.synthetic --out DIR [--subjects N] [--seed S]
+    python -m handreid.data.synthetic --out DIR --dataset {hd,market1501,dukemtmc,cuhk03,msmt17,all} [--seed S]
 
-The parameters are recorded in ``<root>/11k/synthetic.json``; rerunning with the
-same parameters finds the complete tree and skips the work.
+The parameters are recorded in ``<root>/11k/synthetic.json`` (``<root>/HD/``,
+``<root>/Market-1501-v15.09.15/`` ... for the others); rerunning with the same
+parameters finds the complete tree and skips the work.
 """
 
 from __future__ import annotations
@@ -38,6 +49,7 @@ import json
 import math
 import os
 import re
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +60,19 @@ from PIL import Image, ImageDraw
 
 from .hands11k import ASPECTS, COLUMNS
 
-__all__ = ["write_11k", "main", "PARAMS_FILE", "FORMAT_VERSION"]
+__all__ = [
+    "FORMAT_VERSION",
+    "PARAMS_FILE",
+    "WRITERS",
+    "main",
+    "write_11k",
+    "write_all",
+    "write_cuhk03",
+    "write_dukemtmc",
+    "write_hd",
+    "write_market1501",
+    "write_msmt17",
+]
 
 #: Bump when the generator's output changes, so existing trees are rewritten.
 FORMAT_VERSION = 1
@@ -494,13 +518,681 @@ def write_11k(
 
 
 # ---------------------------------------------------------------------------
+# HD and the body benchmarks
+#
+# Every writer below follows write_11k's contract: it returns the data root, records
+# its parameters in ``<dataset folder>/synthetic.json``, does nothing when a complete
+# tree with the same parameters is there, replaces a synthetic tree written with other
+# parameters, and refuses (FileExistsError) to touch a tree it did not write.
+
+
+def _is_count(v: Any) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+def _int_param(name: str, v: Any, lo: int, hi: int = 1_000_000) -> int:
+    if not _is_count(v) or not lo <= v <= hi:
+        raise ValueError(f"{name}={v!r}: expected an int in {lo}..{hi}.")
+    return int(v)
+
+
+def _range_param(name: str, v: Any, lo: int, hi: int = 1_000, why: str = "") -> list[int]:
+    t = tuple(v) if isinstance(v, (tuple, list)) else None
+    if t is None or len(t) != 2 or not all(_is_count(x) for x in t) or not lo <= t[0] <= t[1] <= hi:
+        raise ValueError(f"{name}={v!r}: expected (min, max) ints with {lo} <= min <= max <= {hi}{why}.")
+    return [int(t[0]), int(t[1])]
+
+
+def _size_param(v: Any, lo: int = 16) -> list[int]:
+    t = tuple(v) if isinstance(v, (tuple, list)) else None
+    if t is None or len(t) != 2 or not all(_is_count(x) and lo <= x <= 4096 for x in t):
+        raise ValueError(f"image_size={v!r}: expected (width, height) ints in {lo}..4096.")
+    return [int(t[0]), int(t[1])]
+
+
+def _count_files(path: Path) -> int:
+    if path.is_file():
+        return 1
+    if not path.is_dir():
+        return 0
+    return sum(len(files) for _, _, files in os.walk(path))
+
+
+def _tree_ready(base: Path, params: dict[str, Any], counted: Sequence[str]) -> bool:
+    """True when ``base`` holds a complete synthetic tree written with ``params``."""
+    try:
+        record = json.loads((base / PARAMS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    files = record.get("files")
+    if record.get("complete") is not True or record.get("params") != params or not isinstance(files, dict):
+        return False
+    if set(files) != set(counted):
+        return False
+    return all(_count_files(base / rel) == n for rel, n in files.items())
+
+
+def _start_tree(base: Path, params: dict[str, Any], owned: Sequence[str], counted: Sequence[str],
+                force: bool, what: str) -> bool:
+    """Prepare ``base`` for writing; True when an identical complete tree is there (nothing to do).
+
+    ``owned``: paths under ``base`` this writer creates (or its loader derives, e.g. extracted
+    images), cleared before a rewrite; ``counted``: those whose file counts prove completeness.
+    """
+    if not force and _tree_ready(base, params, counted):
+        return True
+    record = base / PARAMS_FILE
+    if not record.is_file() and any((base / o).exists() for o in owned):
+        raise FileExistsError(
+            f"{base} already holds a {what} tree that was not written by handreid.data.synthetic "
+            f"(no {PARAMS_FILE}); refusing to overwrite it. Choose another root."
+        )
+    base.mkdir(parents=True, exist_ok=True)
+    _write_json(record, {"complete": False, "params": params})
+    for rel in owned:  # ours (the record proves it)
+        p = base / rel
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p)
+        elif p.exists() or p.is_symlink():
+            p.unlink()
+    return False
+
+
+def _finish_tree(base: Path, params: dict[str, Any], counted: Sequence[str]) -> None:
+    files = {rel: _count_files(base / rel) for rel in counted}
+    _write_json(base / PARAMS_FILE, {"complete": True, "params": params, "files": files})
+
+
+def _save_jpeg(img: Image.Image, path: Path) -> None:
+    img.save(path, format="JPEG", quality=90)
+
+
+# ---------------------------------------------------------------------------
+# HD
+
+
+def _hd_params(num_subjects, num_extra, images_per_subject, image_size, seed) -> dict[str, Any]:
+    return {
+        "generator": "handreid.data.synthetic.write_hd",
+        "format_version": FORMAT_VERSION,
+        "num_subjects": _int_param("num_subjects", num_subjects, 2, 100_000),
+        "num_extra": _int_param("num_extra", num_extra, 1, 100_000),
+        "images_per_subject": _range_param("images_per_subject", images_per_subject, 2, 100,
+                                           " (one image goes to validation or the gallery, one more stays)"),
+        "image_size": _size_param(image_size, 32),
+        "seed": _int_param("seed", seed, 0, 2**63 - 1),
+    }
+
+
+def write_hd(
+    root: str | os.PathLike,
+    num_subjects: int = 24,
+    num_extra: int = 8,
+    images_per_subject: Sequence[int] = (3, 6),
+    image_size: Sequence[int] = (96, 72),
+    seed: int = 0,
+    *,
+    force: bool = False,
+) -> Path:
+    """Write a synthetic HD tree under ``root`` and return ``root`` (a DATA_ROOT for ``load_split("hd")``).
+
+    ``root/HD/Original Images/1-501/<id>_<k>.jpg`` for subjects ``1..num_subjects`` and
+    ``root/HD/Original Images/502-712/<id>_<k>.jpg`` for ``num_extra`` additional subjects
+    numbered from ``num_subjects`` on (the first shares its number with the last main
+    subject, as the real folder names suggest; the loader keeps their pids apart). Each
+    subject has ``images_per_subject = (min, max)`` images of one dorsal hand (the 11k
+    generator's identities); about a quarter of the subjects use the extension ``.JPG``;
+    the additional subjects' images are blurred ("lack clarity"). Parameters are recorded
+    in ``root/HD/synthetic.json``; idempotent like :func:`write_11k`.
+    """
+    from PIL import ImageFilter
+
+    params = _hd_params(num_subjects, num_extra, images_per_subject, image_size, seed)
+    root = Path(root).expanduser()
+    base = root / "HD"
+    images = "Original Images"
+    owned = [f"{images}/1-501", f"{images}/502-712"]
+    if _start_tree(base, params, owned, owned, force, "HD"):
+        return root.resolve()
+    seed, size = params["seed"], tuple(params["image_size"])
+    lo, hi = params["images_per_subject"]
+    n, m = params["num_subjects"], params["num_extra"]
+    rng = np.random.default_rng([seed, 20])
+    for folder, ids, blur in (("1-501", range(1, n + 1), False), ("502-712", range(n, n + m), True)):
+        out = base / images / folder
+        out.mkdir(parents=True, exist_ok=True)
+        f_idx = 0 if folder == "1-501" else 1
+        for sid in ids:
+            ext = ".JPG" if rng.random() < 0.25 else ".jpg"
+            count = int(rng.integers(lo, hi + 1))
+            subj = _sample_subject(np.random.default_rng([seed, 21, f_idx, sid]), f"{sid:07d}")
+            ident = _sample_identity(np.random.default_rng([seed, 22, f_idx, sid]), subj, "dr",
+                                     np.random.default_rng([seed, 23, f_idx, sid]))
+            for k in range(1, count + 1):
+                img = _render(ident, np.random.default_rng([seed, 24, f_idx, sid, k]), size, False)
+                if blur:
+                    img = img.filter(ImageFilter.GaussianBlur(radius=1.2))
+                _save_jpeg(img, out / f"{sid}_{k}{ext}")
+    _finish_tree(base, params, owned)
+    return root.resolve()
+
+
+# ---------------------------------------------------------------------------
+# people for the body benchmarks
+
+
+@dataclass
+class _Person:
+    """What makes one pedestrian look like itself in every camera."""
+
+    top: np.ndarray
+    bottom: np.ndarray
+    accent: np.ndarray
+    skin: np.ndarray
+    hair: np.ndarray
+    shoes: np.ndarray
+    pattern: int  # 0 plain top, 1 horizontal stripe, 2 two-tone
+    bag: int  # 0 none, 1 hand bag, 2 backpack strap
+    width: float
+    legs: float  # share of the height below the waist
+    hat: bool
+
+
+def _sample_person(rng: np.random.Generator) -> _Person:
+    def colour(lo=15, hi=240):
+        return rng.uniform(lo, hi, 3)
+
+    skin_name = str(rng.choice(_SKIN_NAMES, p=_SKIN_P))
+    return _Person(
+        top=colour(), bottom=colour(10, 200), accent=colour(), shoes=colour(10, 120),
+        skin=np.clip(np.array(_SKIN_BASE[skin_name], float) + rng.normal(0, 12, 3), 30, 250),
+        hair=colour(10, 90),
+        pattern=int(rng.integers(0, 3)), bag=int(rng.choice(3, p=(0.5, 0.25, 0.25))),
+        width=float(rng.uniform(0.85, 1.2)), legs=float(rng.uniform(0.4, 0.5)), hat=bool(rng.random() < 0.15),
+    )
+
+
+def _camera_look(camera: int) -> tuple[np.ndarray, np.ndarray]:
+    """Background colour and colour cast of one camera (fixed, the same in every dataset)."""
+    r = np.random.default_rng([7919, camera])
+    return r.uniform(70, 200, 3), r.uniform(0.88, 1.12, 3)
+
+
+def _render_person(p: _Person, rng: np.random.Generator, size: Sequence[int], camera: int,
+                   partial: bool = False) -> Image.Image:
+    W, H = int(size[0]), int(size[1])
+    bg0, cast = _camera_look(camera)
+    bg = np.clip(bg0 + rng.normal(0, 10, 3), 0, 255)
+
+    def col(c) -> tuple[int, int, int]:
+        return tuple(int(v) for v in np.clip(c, 0, 255))
+
+    img = Image.new("RGB", (W, H), col(bg))
+    d = ImageDraw.Draw(img)
+    d.rectangle([0, int(H * rng.uniform(0.8, 0.9)), W, H], fill=col(bg * 0.75))  # floor
+    s = rng.uniform(0.86, 1.0)
+    h = H * 0.92 * s
+    top = H * 0.03 + rng.uniform(0, H - h - H * 0.03)
+    cx = W / 2 + rng.uniform(-0.08, 0.08) * W
+    bw = W * 0.40 * p.width * s
+    hr = h * 0.07
+    d.ellipse([cx - hr * 0.85, top, cx + hr * 0.85, top + 2 * hr], fill=col(p.skin))
+    d.chord([cx - hr * 0.9, top - 1, cx + hr * 0.9, top + 1.4 * hr], 180, 360, fill=col(p.hair))
+    if p.hat:
+        d.rectangle([cx - hr, top - 1, cx + hr, top + 0.55 * hr], fill=col(p.accent))
+    t0, t1 = top + 2 * hr, top + h * (1 - p.legs)
+    arm = bw * 0.17
+    d.rectangle([cx - bw / 2 - arm, t0 + 1, cx - bw / 2, t1 - (t1 - t0) * 0.08], fill=col(p.top * 0.85))
+    d.rectangle([cx + bw / 2, t0 + 1, cx + bw / 2 + arm, t1 - (t1 - t0) * 0.08], fill=col(p.top * 0.85))
+    d.rectangle([cx - bw / 2, t0, cx + bw / 2, t1], fill=col(p.top))
+    if p.pattern == 1:
+        d.rectangle([cx - bw / 2, t0 + (t1 - t0) * 0.4, cx + bw / 2, t0 + (t1 - t0) * 0.58], fill=col(p.accent))
+    elif p.pattern == 2:
+        d.rectangle([cx - bw / 2, t0 + (t1 - t0) * 0.55, cx + bw / 2, t1], fill=col(p.accent))
+    foot = top + h
+    lw, gap = bw * 0.42, bw * 0.07
+    stride = rng.uniform(0, 0.1) * bw
+    for sign in (-1, 1):
+        x0 = cx + sign * (gap / 2 + stride / 2) - (lw if sign < 0 else 0)
+        d.rectangle([x0, t1, x0 + lw, foot - h * 0.04], fill=col(p.bottom))
+        d.rectangle([x0 - 1, foot - h * 0.04, x0 + lw + 1, foot], fill=col(p.shoes))
+    if p.bag == 1:
+        d.rectangle([cx + bw / 2, t1 - (t1 - t0) * 0.15, cx + bw / 2 + bw * 0.35, t1 + (t1 - t0) * 0.3],
+                    fill=col(p.accent * 0.7))
+    elif p.bag == 2:
+        d.line([cx - bw / 2, t0, cx + bw / 2, t1], fill=col(p.accent * 0.5), width=max(1, int(bw * 0.12)))
+    if rng.random() < 0.5:  # seen from the other side
+        img = img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    if partial:  # junk: a fragment of a detection, blown up
+        y0 = int(rng.uniform(0.3, 0.6) * H)
+        img = img.crop((0, y0, W, min(H, y0 + H // 3))).resize((W, H), Image.Resampling.BILINEAR)
+    arr = np.asarray(img, dtype=np.float32) * cast.astype(np.float32) * np.float32(rng.uniform(0.85, 1.15))
+    arr = arr + rng.normal(0.0, rng.uniform(3, 7), arr.shape).astype(np.float32)
+    return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "RGB")
+
+
+def _body_params(generator, num_train_ids, num_test_ids, images_per_camera, cameras_per_id, image_size,
+                 seed, max_cameras, **extra) -> dict[str, Any]:
+    return {
+        "generator": f"handreid.data.synthetic.{generator}",
+        "format_version": FORMAT_VERSION,
+        "num_train_ids": _int_param("num_train_ids", num_train_ids, 1, 5_000),
+        "num_test_ids": _int_param("num_test_ids", num_test_ids, 1, 5_000),
+        "images_per_camera": _range_param("images_per_camera", images_per_camera, 2, 100,
+                                          " (one query image per camera and at least one gallery image)"),
+        "cameras_per_id": _range_param("cameras_per_id", cameras_per_id, 2, max_cameras,
+                                       " (every query needs a gallery match in another camera)"),
+        "image_size": _size_param(image_size),
+        "seed": _int_param("seed", seed, 0, 2**63 - 1),
+        **extra,
+    }
+
+
+def _appearances(rng: np.random.Generator, pid: int, params: dict[str, Any], cameras: int) -> list[tuple[int, int]]:
+    """(camera 1-based, image index in that camera) of one identity, camera by camera."""
+    lo, hi = params["cameras_per_id"]
+    cams = sorted(int(c) + 1 for c in rng.choice(cameras, int(rng.integers(lo, hi + 1)), replace=False))
+    ilo, ihi = params["images_per_camera"]
+    return [(c, j) for c in cams for j in range(int(rng.integers(ilo, ihi + 1)))]
+
+
+def _write_bbox_dataset(root, dirname: str, params: dict[str, Any], force: bool, what: str, cameras: int,
+                        name_of, pid_pool: tuple[int, int], distractors: str) -> Path:
+    """Market-1501 / DukeMTMC-reID: bounding_box_train, query, bounding_box_test of ``name_of`` files."""
+    root = Path(root).expanduser()
+    base = root / dirname
+    subs = ["bounding_box_train", "query", "bounding_box_test"]
+    if _start_tree(base, params, subs, subs, force, what):
+        return root.resolve()
+    seed, size = params["seed"], params["image_size"]
+    rng = np.random.default_rng([seed, 30])
+    n_train, n_test = params["num_train_ids"], params["num_test_ids"]
+    n_dis = params["num_distractors"]
+    extra_ids = n_dis if distractors == "ids" else 0
+    pool = np.arange(pid_pool[0], pid_pool[1] + 1)
+    pids = rng.choice(pool, n_train + n_test + extra_ids, replace=False)
+    train_pids = sorted(int(p) for p in pids[:n_train])
+    test_pids = sorted(int(p) for p in pids[n_train:n_train + n_test])
+    dis_pids = sorted(int(p) for p in pids[n_train + n_test:])
+    for s in subs:
+        (base / s).mkdir(parents=True, exist_ok=True)
+    frame = [int(rng.integers(0, 500))]
+
+    def emit(sub: str, pid: int, cam: int, person: _Person, partial: bool = False) -> None:
+        frame[0] += int(rng.integers(1, 60))
+        name = name_of(pid, cam, frame[0], rng)
+        img = _render_person(person, np.random.default_rng([seed, 31, frame[0]]), size, cam, partial)
+        _save_jpeg(img, base / sub / name)
+
+    for pid in train_pids:
+        person = _sample_person(np.random.default_rng([seed, 32, pid]))
+        for cam, _ in _appearances(rng, pid, params, cameras):
+            emit("bounding_box_train", pid, cam, person)
+    for pid in test_pids:
+        person = _sample_person(np.random.default_rng([seed, 32, pid]))
+        for cam, j in _appearances(rng, pid, params, cameras):
+            emit("query" if j == 0 else "bounding_box_test", pid, cam, person)
+    if distractors == "zero":  # Market: pid 0 = distractors, pid -1 = junk, gallery only
+        for i in range(n_dis):
+            emit("bounding_box_test", 0, int(rng.integers(1, cameras + 1)),
+                 _sample_person(np.random.default_rng([seed, 33, i])))
+        for i in range(params["num_junk"]):
+            emit("bounding_box_test", -1, int(rng.integers(1, cameras + 1)),
+                 _sample_person(np.random.default_rng([seed, 34, i])), partial=True)
+    else:  # Duke: distractor identities of their own, seen by one camera, gallery only
+        for pid in dis_pids:
+            person = _sample_person(np.random.default_rng([seed, 32, pid]))
+            cam = int(rng.integers(1, cameras + 1))
+            for _ in range(int(rng.integers(1, params["images_per_camera"][1] + 1))):
+                emit("bounding_box_test", pid, cam, person)
+    _finish_tree(base, params, subs)
+    return root.resolve()
+
+
+def _market_name(pid: int, cam: int, frame: int, rng: np.random.Generator) -> str:
+    pid_text = "-1" if pid == -1 else f"{pid:04d}"
+    return f"{pid_text}_c{cam}s{int(rng.integers(1, 7))}_{frame:06d}_{int(rng.integers(0, 9)):02d}.jpg"
+
+
+def _duke_name(pid: int, cam: int, frame: int, rng: np.random.Generator) -> str:
+    return f"{pid:04d}_c{cam}_f{frame:07d}.jpg"
+
+
+def write_market1501(
+    root: str | os.PathLike,
+    num_train_ids: int = 16,
+    num_test_ids: int = 16,
+    images_per_camera: Sequence[int] = (2, 3),
+    cameras_per_id: Sequence[int] = (2, 3),
+    num_distractors: int = 12,
+    num_junk: int = 8,
+    image_size: Sequence[int] = (48, 96),
+    seed: int = 0,
+    *,
+    force: bool = False,
+) -> Path:
+    """Write a synthetic Market-1501 tree under ``root`` and return ``root``.
+
+    ``root/Market-1501-v15.09.15/{bounding_box_train,query,bounding_box_test}/`` with names
+    ``0002_c1s1_000451_03.jpg`` (pid, camera 1-6, sequence, frame, box). Train and test
+    identities are disjoint pids in 2..1501; each identity is seen by ``cameras_per_id``
+    cameras with ``images_per_camera`` images each; of a test identity one image per
+    camera is a query, the rest gallery. The gallery also holds ``num_distractors``
+    images with pid 0 (other people) and ``num_junk`` with pid -1 (fragments). Images
+    (``image_size`` = width, height) show a pedestrian whose clothes, build and bag are
+    fixed by the identity; pose, side, scale, lighting and noise vary, and every camera
+    has its own background and colour cast. Idempotent like :func:`write_11k`.
+    """
+    params = _body_params("write_market1501", num_train_ids, num_test_ids, images_per_camera, cameras_per_id,
+                          image_size, seed, 6, num_distractors=_int_param("num_distractors", num_distractors, 0),
+                          num_junk=_int_param("num_junk", num_junk, 0))
+    if params["num_train_ids"] + params["num_test_ids"] > 1500:
+        raise ValueError("num_train_ids + num_test_ids: Market-1501 pids run 2..1501 (at most 1500 identities).")
+    return _write_bbox_dataset(root, "Market-1501-v15.09.15", params, force, "Market-1501", 6, _market_name,
+                               (2, 1501), "zero")
+
+
+def write_dukemtmc(
+    root: str | os.PathLike,
+    num_train_ids: int = 16,
+    num_test_ids: int = 16,
+    images_per_camera: Sequence[int] = (2, 3),
+    cameras_per_id: Sequence[int] = (2, 3),
+    num_distractors: int = 6,
+    image_size: Sequence[int] = (48, 96),
+    seed: int = 0,
+    *,
+    force: bool = False,
+) -> Path:
+    """Write a synthetic DukeMTMC-reID tree under ``root`` and return ``root``.
+
+    ``root/DukeMTMC-reID/{bounding_box_train,query,bounding_box_test}/`` with names
+    ``0001_c2_f0046182.jpg`` (pid, camera 1-8, frame). Like :func:`write_market1501`, but
+    distractors are ``num_distractors`` identities of their own, each seen by one camera
+    and only in the gallery (Duke's 408 single-camera identities), and there is no junk.
+    """
+    params = _body_params("write_dukemtmc", num_train_ids, num_test_ids, images_per_camera, cameras_per_id,
+                          image_size, seed, 8, num_distractors=_int_param("num_distractors", num_distractors, 0))
+    if params["num_train_ids"] + params["num_test_ids"] + params["num_distractors"] > 7000:
+        raise ValueError("too many identities: DukeMTMC-reID pids run 1..7140.")
+    return _write_bbox_dataset(root, "DukeMTMC-reID", params, force, "DukeMTMC-reID", 8, _duke_name,
+                               (1, 7140), "ids")
+
+
+# ---------------------------------------------------------------------------
+# MSMT17
+
+_SLOTS = ("morning", "noon", "afternoon")
+
+
+def write_msmt17(
+    root: str | os.PathLike,
+    num_train_ids: int = 16,
+    num_test_ids: int = 16,
+    images_per_camera: Sequence[int] = (2, 3),
+    cameras_per_id: Sequence[int] = (2, 3),
+    val_fraction: float = 0.25,
+    image_size: Sequence[int] = (48, 96),
+    seed: int = 0,
+    *,
+    force: bool = False,
+) -> Path:
+    """Write a synthetic MSMT17_V1 tree under ``root`` and return ``root``.
+
+    ``root/MSMT17_V1/train/<pid>/``, ``test/<pid>/`` with names
+    ``0000_000_01_0303morning_0015_0.jpg`` (pid, running index, camera 01-15, date and
+    time slot, frame, k) and the lists ``list_train.txt``, ``list_val.txt`` (one image of
+    about ``val_fraction`` of the training identities, at least one), ``list_query.txt``
+    (one image per camera of each test identity) and ``list_gallery.txt``, lines
+    ``<pid dir>/<file> <pid>``. Train and test pids both run from 0, as in the real data.
+    """
+    if not isinstance(val_fraction, (int, float)) or isinstance(val_fraction, bool) or not 0 < val_fraction <= 1:
+        raise ValueError(f"val_fraction={val_fraction!r}: expected a number in (0, 1].")
+    params = _body_params("write_msmt17", num_train_ids, num_test_ids, images_per_camera, cameras_per_id,
+                          image_size, seed, 15, val_fraction=float(val_fraction))
+    root = Path(root).expanduser()
+    base = root / "MSMT17_V1"
+    lists = ["list_train.txt", "list_val.txt", "list_query.txt", "list_gallery.txt"]
+    owned = ["train", "test", *lists]
+    if _start_tree(base, params, owned, owned, force, "MSMT17"):
+        return root.resolve()
+    seed, size = params["seed"], params["image_size"]
+    rng = np.random.default_rng([seed, 40])
+    lines: dict[str, list[str]] = {name: [] for name in lists}
+    frame = int(rng.integers(0, 100))
+    for folder, n, salt in (("train", params["num_train_ids"], 41), ("test", params["num_test_ids"], 42)):
+        val_ids = set(rng.choice(n, max(1, round(n * params["val_fraction"])), replace=False).tolist()) \
+            if folder == "train" else set()
+        for pid in range(n):
+            person = _sample_person(np.random.default_rng([seed, salt, pid]))
+            out = base / folder / f"{pid:04d}"
+            out.mkdir(parents=True, exist_ok=True)
+            shots = _appearances(rng, pid, params, 15)
+            date = f"03{int(rng.integers(1, 32)):02d}"
+            for idx, (cam, j) in enumerate(shots):
+                frame += int(rng.integers(1, 40))
+                name = f"{pid:04d}_{idx:03d}_{cam:02d}_{date}{_SLOTS[int(rng.integers(0, 3))]}_{frame:04d}_{j % 3}.jpg"
+                img = _render_person(person, np.random.default_rng([seed, 43, salt, pid, idx]), size, cam)
+                _save_jpeg(img, out / name)
+                if folder == "train":
+                    target = "list_val.txt" if pid in val_ids and idx == len(shots) - 1 else "list_train.txt"
+                else:
+                    target = "list_query.txt" if j == 0 else "list_gallery.txt"
+                lines[target].append(f"{pid:04d}/{name} {pid}")
+    for name, rows in lines.items():
+        tmp = base / f".{name}.tmp"
+        tmp.write_text("".join(r + "\n" for r in rows), encoding="utf-8")
+        os.replace(tmp, base / name)
+    _finish_tree(base, params, owned)
+    return root.resolve()
+
+
+# ---------------------------------------------------------------------------
+# CUHK03 (MATLAB files)
+
+_MAT73_HEADER = "MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Thu Jan  1 00:00:00 1970 HDF5 schema 1.00 ."
+
+
+def _write_mat73_cells(path: Path, cells: dict[str, list[list[list[np.ndarray | None]]]]) -> None:
+    """Write ``{name: [pair][person][column] -> H x W x 3 uint8 or None]}`` as MATLAB v7.3 cell arrays.
+
+    Mimics MATLAB: a 512-byte user block with the MAT header, arrays stored transposed,
+    cells as datasets of object references into ``#refs#``, ``MATLAB_class`` attributes and
+    empty cells as ``[0 0]`` uint64 with ``MATLAB_empty = 1``.
+    """
+    import h5py
+
+    tmp = path.with_name(f".{path.name}.tmp")
+    with h5py.File(tmp, "w", userblock_size=512, libver="earliest") as f:
+        refs = f.create_group("#refs#")
+        counter = [0]
+
+        def put(data: np.ndarray, matlab_class: str, empty: bool = False):
+            counter[0] += 1
+            ds = refs.create_dataset(f"r{counter[0]}", data=data)
+            ds.attrs["MATLAB_class"] = np.bytes_(matlab_class)
+            if empty:
+                ds.attrs["MATLAB_empty"] = np.uint8(1)
+            return ds.ref
+
+        for name, pairs in cells.items():
+            pair_refs = []
+            for persons in pairs:
+                cols = max(len(c) for c in persons)
+                grid = np.empty((cols, len(persons)), dtype=h5py.ref_dtype)  # MATLAB (persons x cols), transposed
+                for i, columns in enumerate(persons):
+                    for j, img in enumerate(columns):
+                        if img is None:
+                            grid[j, i] = put(np.zeros(2, np.uint64), "double", empty=True)
+                        else:
+                            grid[j, i] = put(np.ascontiguousarray(img.T), "uint8")
+                pair_refs.append(put(grid, "cell"))
+            top = f.create_dataset(name, data=np.array([pair_refs], dtype=h5py.ref_dtype))  # MATLAB 5 x 1
+            top.attrs["MATLAB_class"] = np.bytes_("cell")
+    header = _MAT73_HEADER.encode("ascii").ljust(116, b" ") + b"\x00" * 8 + b"\x00\x02" + b"IM"
+    with open(tmp, "r+b") as fh:
+        fh.write(header)
+    os.replace(tmp, path)
+
+
+def _write_protocol_mat(path: Path, names: list[str], pids: list[int], cams: list[int],
+                        subsets: dict[str, list[int]]) -> None:
+    from scipy.io import savemat
+
+    filelist = np.empty((len(names), 1), dtype=object)
+    for i, n in enumerate(names):
+        filelist[i, 0] = n
+    data = {
+        "filelist": filelist,
+        "labels": np.asarray(pids, dtype=np.float64)[:, None],
+        "camId": np.asarray(cams, dtype=np.float64)[:, None],
+        **{f"{s}_idx": np.asarray(idx, dtype=np.float64)[:, None] + 1 for s, idx in subsets.items()},
+    }
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as fh:
+        savemat(fh, data, format="5", do_compression=False)
+    os.replace(tmp, path)
+
+
+def write_cuhk03(
+    root: str | os.PathLike,
+    persons_per_pair: Sequence[int] = (8, 6, 4, 3, 3),
+    images_per_view: Sequence[int] = (2, 4),
+    num_train_ids: int | None = None,
+    image_size: Sequence[int] = (40, 80),
+    seed: int = 0,
+    *,
+    force: bool = False,
+) -> Path:
+    """Write a synthetic CUHK03 tree (real .mat files) under ``root`` and return ``root``.
+
+    ``root/cuhk03/cuhk-03.mat``: MATLAB v7.3 (HDF5) with ``labeled`` and ``detected``, each a
+    cell array of 5 camera pairs of (persons x 10) cells of H x W x 3 uint8 images (columns
+    1-5 view 1, 6-10 view 2; unused cells empty), ``persons_per_pair`` persons per pair with
+    ``images_per_view`` images per view; the detected boxes are looser, shifted crops.
+    ``root/cuhk03/cuhk03_new_protocol_config_{labeled,detected}.mat`` (MATLAB v5, written
+    with scipy.io.savemat): ``filelist`` (``1_001_1_01.png`` ...), ``labels`` (pid = person
+    number over all pairs, 1-based), ``camId`` (view), and 1-based ``train_idx`` (every image
+    of ``num_train_ids`` random persons, default half, rounded up), ``query_idx`` (one image
+    per view of each other person) and ``gallery_idx`` (the rest). The images are extracted
+    by the loader on first use, as with the real data. Idempotent like :func:`write_11k`.
+    """
+    ppp = tuple(persons_per_pair) if isinstance(persons_per_pair, (tuple, list)) else None
+    if ppp is None or len(ppp) != 5 or not all(_is_count(x) and 1 <= x <= 999 for x in ppp):
+        raise ValueError(f"persons_per_pair={persons_per_pair!r}: expected 5 ints in 1..999 (one per camera pair).")
+    total = sum(ppp)
+    if total < 2:
+        raise ValueError("persons_per_pair: at least 2 persons (one trains, one tests).")
+    n_train = -(-total // 2) if num_train_ids is None else _int_param("num_train_ids", num_train_ids, 1, total - 1)
+    params = {
+        "generator": "handreid.data.synthetic.write_cuhk03",
+        "format_version": FORMAT_VERSION,
+        "persons_per_pair": [int(x) for x in ppp],
+        "images_per_view": _range_param("images_per_view", images_per_view, 2, 5,
+                                        " (one query image per view and at least one gallery image)"),
+        "num_train_ids": int(n_train),
+        "image_size": _size_param(image_size),
+        "seed": _int_param("seed", seed, 0, 2**63 - 1),
+    }
+    root = Path(root).expanduser()
+    base = root / "cuhk03"
+    counted = ["cuhk-03.mat", "cuhk03_new_protocol_config_labeled.mat", "cuhk03_new_protocol_config_detected.mat"]
+    owned = [*counted, "images_labeled", "images_detected"]  # the extracted images derive from cuhk-03.mat
+    if _start_tree(base, params, owned, counted, force, "CUHK03"):
+        return root.resolve()
+    seed, (W, H) = params["seed"], params["image_size"]
+    lo, hi = params["images_per_view"]
+    rng = np.random.default_rng([seed, 50])
+    cells: dict[str, list] = {"labeled": [], "detected": []}
+    names, pids, cams = [], [], []
+    pid = 0
+    for pair, n_persons in enumerate(ppp, 1):
+        lab_pair, det_pair = [], []
+        for person in range(1, n_persons + 1):
+            pid += 1
+            look = _sample_person(np.random.default_rng([seed, 51, pid]))
+            lab_cols: list[np.ndarray | None] = [None] * 10
+            det_cols: list[np.ndarray | None] = [None] * 10
+            for view in (1, 2):
+                cam = 2 * pair - 2 + view  # each pair has its own two cameras (for the backgrounds)
+                for j in range(int(rng.integers(lo, hi + 1))):
+                    col = (view - 1) * 5 + j
+                    size = (W + int(rng.integers(-3, 4)), H + int(rng.integers(-6, 7)))
+                    lab_cols[col] = np.asarray(_render_person(look, np.random.default_rng([seed, 52, pid, col]), size, cam))
+                    loose = _render_person(look, np.random.default_rng([seed, 53, pid, col]),
+                                           (size[0] + 6, size[1] + 10), cam)
+                    dx, dy = int(rng.integers(0, 7)), int(rng.integers(0, 11))
+                    det_cols[col] = np.asarray(loose.crop((dx, dy, dx + size[0], dy + size[1])))
+                    names.append(f"{pair}_{person:03d}_{view}_{col + 1:02d}.png")
+                    pids.append(pid)
+                    cams.append(view)
+            lab_pair.append(lab_cols)
+            det_pair.append(det_cols)
+        cells["labeled"].append(lab_pair)
+        cells["detected"].append(det_pair)
+    base.mkdir(parents=True, exist_ok=True)
+    _write_mat73_cells(base / "cuhk-03.mat", cells)
+
+    train_ids = set(rng.choice(np.arange(1, total + 1), n_train, replace=False).tolist())
+    subsets: dict[str, list[int]] = {"train": [], "query": [], "gallery": []}
+    for p in range(1, total + 1):
+        idx = [i for i, q in enumerate(pids) if q == p]
+        if p in train_ids:
+            subsets["train"] += idx
+            continue
+        for view in (1, 2):
+            mine = [i for i in idx if cams[i] == view]
+            q = int(rng.choice(mine))
+            subsets["query"].append(q)
+            subsets["gallery"] += [i for i in mine if i != q]
+    for boxes in ("labeled", "detected"):
+        _write_protocol_mat(base / f"cuhk03_new_protocol_config_{boxes}.mat", names, pids, cams, subsets)
+    _finish_tree(base, params, counted)
+    return root.resolve()
+
+
+# ---------------------------------------------------------------------------
+# all of them
+
+#: Dataset -> writer, as the CLI's --dataset names them.
+WRITERS = {
+    "11k": write_11k,
+    "hd": write_hd,
+    "market1501": write_market1501,
+    "dukemtmc": write_dukemtmc,
+    "cuhk03": write_cuhk03,
+    "msmt17": write_msmt17,
+}
+
+
+def write_all(root: str | os.PathLike, seed: int = 0, params: dict[str, dict[str, Any]] | None = None,
+              *, force: bool = False) -> Path:
+    """Write every synthetic dataset at demo size under one data root and return it.
+
+    ``params`` maps a :data:`WRITERS` name to keyword arguments overriding that writer's
+    defaults (e.g. ``{"11k": {"num_subjects": 40}}``). Each writer is idempotent, so a
+    rerun with the same arguments only checks the trees.
+    """
+    params = dict(params or {})
+    unknown = sorted(set(params) - set(WRITERS))
+    if unknown:
+        raise ValueError(f"params: unknown dataset(s) {unknown}; expected some of {sorted(WRITERS)}.")
+    root = Path(root).expanduser()
+    for name, writer in WRITERS.items():
+        kwargs = {"seed": seed, **params.get(name, {})}
+        writer(root, force=force, **kwargs)
+    return root.resolve()
+
+
+# ---------------------------------------------------------------------------
 # CLI
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m handreid.data.synthetic",
-        description="Write a synthetic 11k Hands tree (HandInfo.csv + Hands/*.jpg) in the real on-disk format.",
+        description="Write synthetic datasets in their real on-disk formats (default: an 11k Hands tree, "
+        "HandInfo.csv + Hands/*.jpg).",
     )
     p.add_argument("--out", required=True, type=Path, help="data root; the tree goes to OUT/11k/")
     p.add_argument("--subjects", type=int, default=50, help="number of subjects (default 50)")
@@ -509,7 +1201,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--size", type=int, nargs=2, default=(160, 120), metavar=("W", "H"), help="image size")
     p.add_argument("--accessory-fraction", type=float, default=0.1)
     p.add_argument("--force", action="store_true", help="rewrite even if an identical tree exists")
+    p.add_argument("--dataset", choices=[*WRITERS, "all"], default="11k",
+                   help="which dataset to write (default 11k); the others take their default sizes and --seed")
     args = p.parse_args(argv)
+    if args.dataset != "11k":
+        try:
+            if args.dataset == "all":
+                write_all(args.out, seed=args.seed, force=args.force)
+            else:
+                WRITERS[args.dataset](args.out, seed=args.seed, force=args.force)
+        except (FileExistsError, ValueError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        print(f"{args.out}: synthetic {args.dataset} data ready.")
+        return 0
     base = args.out / "11k"
     try:
         params = _check_params(args.subjects, args.images_per_aspect, args.size, args.accessory_fraction, args.seed)

@@ -29,15 +29,24 @@ PROFILES = {
 
 ConfigError = ParameterError  # a run parameter has a wrong name or value
 
-# The synthetic 11k tree of the demo profile (handreid.data.synthetic.write_11k).
-DEMO_DATA = {"num_subjects": 40, "images_per_aspect": (4, 8), "image_size": (160, 120), "seed": 0}
+# Synthetic trees of the demo profile: writer of handreid.data.synthetic -> its parameters.
+DEMO_DATA = {"11k": {"num_subjects": 40, "images_per_aspect": (4, 8), "image_size": (160, 120)}}
 
 
-def ensure_demo_data(root: str | Path | None = None) -> Path:
-    """Write the demo profile's synthetic datasets under ``root`` unless they are there already."""
-    from ..data.synthetic import write_11k
+def demo_writer(dataset: str) -> str:
+    """The synthetic writer (``handreid.data.synthetic.WRITERS`` key) behind a dataset name."""
+    return "11k" if dataset.startswith("11k-") else dataset.replace("cuhk03-l", "cuhk03")
 
-    return write_11k(Path(root) if root is not None else demo_data_root(), **DEMO_DATA)
+
+def ensure_demo_data(root: str | Path | None = None, datasets: tuple[str, ...] | None = None) -> Path:
+    """Write the demo profile's synthetic trees of ``datasets`` (default: all) unless already there."""
+    from ..data.synthetic import WRITERS
+
+    root = Path(root) if root is not None else demo_data_root()
+    writers = sorted({demo_writer(d) for d in datasets}) if datasets else sorted(WRITERS)
+    for w in writers:
+        WRITERS[w](root, seed=0, **DEMO_DATA.get(w, {}))
+    return root
 
 
 @dataclass(frozen=True)
@@ -91,7 +100,7 @@ class RunConfig:
     def prepare_root(self) -> Path:
         """:attr:`root`, after writing the synthetic data when the demo profile uses its default."""
         if self.profile == "demo" and self.data_root is None:
-            ensure_demo_data(self.root)
+            ensure_demo_data(self.root, (self.dataset,))
         return self.root
 
     @property
@@ -129,7 +138,7 @@ PARAMETER_NAMES = tuple(f.name for f in fields(RunConfig))
 
 def make_config(**params: Any) -> RunConfig:
     """Build a :class:`RunConfig` from run-notebook parameters, rejecting unknown names and bad values."""
-    from ..data import DATASETS
+    from ..data import DATASETS, dataset_repeats
     from ..models import available_models
 
     reject_unknown(params, PARAMETER_NAMES)
@@ -170,8 +179,11 @@ def make_config(**params: Any) -> RunConfig:
     check(isinstance(cfg.device, str) and (cfg.device in ("auto", "cpu", "mps")
                                             or cfg.device.startswith("cuda")),
            "device", cfg.device, "'auto', 'cpu', 'cuda' or 'cuda:N'")
+    n = dataset_repeats(cfg.dataset)
     check(isinstance(cfg.eval_repeats, int) and 1 <= cfg.eval_repeats <= 10, "eval_repeats",
-           cfg.eval_repeats, "an integer from 1 to 10 (the protocol's query/gallery draws)")
+          cfg.eval_repeats, "an integer from 1 to 10 (the hand protocol's query/gallery draws)")
+    if cfg.eval_repeats > n:  # the body benchmarks have one fixed query/gallery split
+        cfg = replace(cfg, eval_repeats=n)
     if cfg.profile == "paper":
         cfg.root  # raises when data_root is missing
     return cfg
