@@ -86,3 +86,19 @@ def test_run_notebook_rejects_a_misspelt_parameter(tmp_path):
         papermill.execute_notebook(str(ROOT / "notebooks" / "train_eval.ipynb"), str(tmp_path / "out.ipynb"),
                                    parameters={"epoch": 3}, cwd=str(ROOT / "notebooks"),
                                    progress_bar=False, kernel_name="python3")
+
+
+def test_training_reads_no_image_file_once_cached_and_warm_equals_cold(data_root, tmp_path, monkeypatch):
+    from handreid.data import cache as cache_module
+
+    monkeypatch.setenv("HANDREID_CACHE", str(tmp_path / "cache"))
+    cold = fit(_cfg(data_root, tmp_path / "cold", epochs=1, eval_repeats=1), progress=False)
+
+    def no_decoding(path, size):
+        raise AssertionError(f"decoded {path} although the cache was warm")
+
+    monkeypatch.setattr(cache_module, "decode_resized", no_decoding)
+    warm = fit(_cfg(data_root, tmp_path / "warm", epochs=1, eval_repeats=1), progress=False)
+    a, b = _state(cold.run_dir), _state(warm.run_dir)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert warm.metrics["per_repeat"] == cold.metrics["per_repeat"]

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..data import Split, load_split
+from ..data import Split, dataset_repeats, load_split
 from ..data.augment import normalize, to_float
 from ..data.cache import ImageCache
 from ..metrics import evaluate_features
@@ -82,9 +82,9 @@ def rank_split(features: dict[str, torch.Tensor] | pd.Series, split: Split,
     qf = torch.stack([features[p] for p in q["path"]])
     gf = torch.stack([features[p] for p in g["path"]])
     cams = split.camera_rule
-    res = evaluate_features(qf, gf, q["pid"].to_numpy(), g["pid"].to_numpy(),
-                            q["camid"].to_numpy() if cams else None,
-                            g["camid"].to_numpy() if cams else None,
+    res = evaluate_features(qf, gf, q["pid"].to_numpy(copy=True), g["pid"].to_numpy(copy=True),
+                            q["camid"].to_numpy(copy=True) if cams else None,
+                            g["camid"].to_numpy(copy=True) if cams else None,
                             metric="cosine", device=resolve_device(device))
     return summarize(res, len(q), len(g))
 
@@ -108,14 +108,17 @@ def evaluate(model: torch.nn.Module, split: Split, image_size: tuple[int, int] =
 
 
 def evaluate_repeats(model: torch.nn.Module, dataset: str, root: str | Path, seed: int,
-                     repeats: Sequence[int] = range(10), image_size: tuple[int, int] = (384, 384),
+                     repeats: Sequence[int] | None = None, image_size: tuple[int, int] = (384, 384),
                      device="auto", flip: bool = False, cache_dir: str | Path | None = None
                      ) -> list[dict]:
     """One row of metrics per query/gallery repeat of ``dataset``; images described once.
 
     ``dataset`` may differ from the one the model was trained on: that is the
-    cross-domain setting of GPA-Net Table 2.
+    cross-domain setting of GPA-Net Table 2. ``repeats`` defaults to all of the
+    dataset's draws (10 for hand data, the single fixed split for body data).
     """
+    if repeats is None:
+        repeats = range(dataset_repeats(dataset))
     splits = [load_split(dataset, root=root, repeat=r, seed=seed) for r in repeats]
     frames = [f for s in splits for f in (s.query, s.gallery)]
     feats = describe(model, splits[0], frames, image_size, device, flip, cache_dir)

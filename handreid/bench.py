@@ -1,0 +1,221 @@
+"""Benchmarks (DESIGN §5): each prints a ratio against a reference measured in the same run.
+
+    python -m handreid.bench                   # small scale (what CI runs), CPU
+    python -m handreid.bench --scale market    # evaluation at Market-1501 scale
+    python -m handreid.bench --scale msmt17    # evaluation at MSMT17 scale (11,659 x 82,161, 2048-d)
+    python -m handreid.bench --device cuda --train-size 384 --train-batch 20   # GPU throughput
+
+* ``eval``: CMC/mAP/mINP from features with :func:`handreid.metrics.evaluate_features`
+  against a plain chunked numpy reference (matrix product + full argsort per chunk).
+* ``data``: images/s of the data path, JPEG decode + resize per image (cold) against
+  the decode-once cache plus batch augmentation (warm).
+* ``train``: training images/s of a model in fp32 against bf16 autocast, channels_last
+  and (optionally) ``torch.compile``, with the achieved TFLOP/s from PyTorch's FLOP counter.
+
+Absolute times only mean something on a GPU; the ratios are the point on a CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+SCALES = {  # (num_query, num_gallery, num_ids, num_cams, dim)
+    "small": (600, 3000, 150, 6, 256),
+    "market": (3368, 15913, 751, 6, 2048),
+    "msmt17": (11659, 82161, 3060, 15, 2048),
+}
+
+
+def _timeit(fn, repeat: int = 1):
+    best, out = float("inf"), None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, out
+
+
+def random_features(nq: int, ng: int, ids: int, cams: int, dim: int, seed: int = 0):
+    """Features with an identity signal (so rankings are not trivial), pids and camids."""
+    g = torch.Generator().manual_seed(seed)
+    centers = torch.randn(ids, dim, generator=g)
+    q_pids = torch.randint(ids, (nq,), generator=g)
+    g_pids = torch.cat([torch.arange(ids), torch.randint(ids, (ng - ids,), generator=g)])
+    qf = centers[q_pids] + 1.5 * torch.randn(nq, dim, generator=g)
+    gf = centers[g_pids] + 1.5 * torch.randn(ng, dim, generator=g)
+    q_cams = torch.randint(cams, (nq,), generator=g)
+    g_cams = torch.randint(cams, (ng,), generator=g)
+    return qf, gf, q_pids.numpy(), g_pids.numpy(), q_cams.numpy(), g_cams.numpy()
+
+
+def reference_metrics(qf, gf, q_pids, g_pids, q_cams, g_cams, chunk: int = 256) -> dict:
+    """The plain path: cosine distances by chunks of queries, a full argsort per row."""
+    qn = (qf / np.linalg.norm(qf, axis=1, keepdims=True)).astype(np.float32)
+    gn = (gf / np.linalg.norm(gf, axis=1, keepdims=True)).astype(np.float32)
+    ng = len(gn)
+    cmc = np.zeros(ng)
+    ap_sum = inp_sum = 0.0
+    valid = 0
+    for s in range(0, len(qn), chunk):
+        dist = 1.0 - qn[s:s + chunk] @ gn.T
+        order = np.argsort(dist, axis=1, kind="stable")
+        for i, row in enumerate(order):
+            qi = s + i
+            keep = ~((g_pids[row] == q_pids[qi]) & (g_cams[row] == q_cams[qi]))
+            match = (g_pids[row] == q_pids[qi])[keep]
+            if not match.any():
+                continue
+            valid += 1
+            pos = np.flatnonzero(match)
+            cmc[pos[0]:] += 1
+            ap_sum += np.mean(np.arange(1, len(pos) + 1) / (pos + 1))
+            inp_sum += len(pos) / (pos[-1] + 1)
+    return {"cmc": cmc / valid, "mAP": ap_sum / valid, "mINP": inp_sum / valid, "num_valid": valid}
+
+
+def bench_eval(scale: str = "small", device: str = "cpu", with_reference: bool = True) -> dict:
+    from .metrics import evaluate_features
+
+    nq, ng, ids, cams, dim = SCALES[scale]
+    qf, gf, qp, gp, qc, gc = random_features(nq, ng, ids, cams, dim)
+    t_fast, fast = _timeit(lambda: evaluate_features(qf, gf, qp, gp, qc, gc, device=device))
+    out = {"bench": "eval", "scale": scale, "queries": nq, "gallery": ng, "dim": dim, "device": device,
+           "seconds": t_fast, "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}
+    if with_reference:
+        t_ref, ref = _timeit(lambda: reference_metrics(qf.numpy(), gf.numpy(), qp, gp, qc, gc))
+        assert abs(ref["mAP"] - fast["mAP"]) < 1e-5 and np.allclose(ref["cmc"][:50], fast["cmc"][:50])
+        out.update(reference_seconds=t_ref, speedup=t_ref / t_fast)
+    return out
+
+
+def bench_data(num_images: int = 64, size: tuple[int, int] = (384, 384), source=(1200, 1600),
+               batch: int = 20, device: str = "cpu") -> dict:
+    """Cold (decode + resize every image) against warm (a batch from the cache); augmentation apart."""
+    from PIL import Image
+
+    from .data.augment import Augment, augment_batch, to_float
+    from .data.cache import ImageCache, decode_resized
+
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = []
+        base = rng.integers(0, 255, (source[0] // 8, source[1] // 8, 3), dtype=np.uint8)
+        for i in range(num_images):
+            p = Path(tmp) / f"Hand_{i:07d}.jpg"
+            img = Image.fromarray(np.roll(base, i, axis=1)).resize((source[1], source[0]), Image.BILINEAR)
+            img.save(p, quality=90)
+            paths.append(p)
+        t_cold, _ = _timeit(lambda: [decode_resized(p, size) for p in paths])
+        t_build, cache = _timeit(lambda: ImageCache(paths, size, cache_dir=Path(tmp) / "cache"))
+        g = torch.Generator().manual_seed(0)
+        dev = torch.device(device)
+        batches = [paths[s:s + batch] for s in range(0, num_images, batch)]
+        t_warm, xs = _timeit(lambda: [to_float(cache.take(b), dev) for b in batches], repeat=3)
+        t_aug, _ = _timeit(lambda: [augment_batch(x, Augment(), g) for x in xs], repeat=2)
+    return {"bench": "data", "images": num_images, "size": list(size), "source": list(source),
+            "cold_images_per_s": num_images / t_cold, "cache_build_s": t_build,
+            "warm_images_per_s": num_images / t_warm, "augment_images_per_s": num_images / t_aug,
+            "device": device, "speedup": t_cold / t_warm}
+
+
+def bench_train(method: str = "gpanet", size: int = 64, batch: int = 8, steps: int = 3,
+                device: str = "cpu", compile: bool = False, **options) -> dict:
+    """Training images/s: fp32 against bf16 autocast + channels_last (+ torch.compile)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from .models import build_model
+
+    dev = torch.device(device)
+    x = torch.randn(batch, 3, size, size, device=dev)
+    y = torch.arange(batch, device=dev) % 10
+    variants = [("fp32", False, False, False), ("bf16+channels_last", True, True, False)]
+    if compile:
+        variants.append(("bf16+channels_last+compile", True, True, True))
+    out = {"bench": "train", "method": method, "size": size, "batch": batch, "device": device}
+    flops = None
+    for name, bf16, cl, comp in variants:
+        torch.manual_seed(0)
+        model = build_model(method, num_classes=10, **options).to(dev).train()
+        xin = x
+        if cl:
+            model = model.to(memory_format=torch.channels_last)
+            xin = x.contiguous(memory_format=torch.channels_last)
+        fwd = torch.compile(model) if comp else model
+        opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+
+        def step():
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
+                o = fwd(xin)
+                loss = sum(torch.nn.functional.cross_entropy(z.float(), y) for z in o.logits)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+
+        if flops is None:
+            with FlopCounterMode(display=False) as fc:
+                step()
+            flops = fc.get_total_flops()
+        step()  # warm-up (and compilation)
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            step()
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        dt = (time.perf_counter() - t0) / steps
+        out[f"{name}_images_per_s"] = batch / dt
+        out[f"{name}_tflops"] = flops / dt / 1e12
+    out["train_gflop_per_image"] = flops / batch / 1e9
+    out["speedup"] = out["bf16+channels_last_images_per_s"] / out["fp32_images_per_s"]
+    return out
+
+
+def machine() -> str:
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return f"{platform.machine()}, {os.cpu_count()} CPUs, {gpu}, torch {torch.__version__}"
+
+
+def _print(row: dict) -> None:
+    items = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items())
+    print(items, flush=True)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m handreid.bench", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--scale", choices=tuple(SCALES), default="small", help="evaluation size")
+    p.add_argument("--only", choices=("eval", "data", "train"), action="append",
+                   help="run only these benchmarks (repeatable)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--no-reference", action="store_true", help="skip the slow reference evaluation")
+    p.add_argument("--train-size", type=int, default=64)
+    p.add_argument("--train-batch", type=int, default=8)
+    p.add_argument("--train-steps", type=int, default=3)
+    p.add_argument("--compile", action="store_true")
+    p.add_argument("--data-images", type=int, default=32)
+    a = p.parse_args(argv)
+    only = set(a.only or ("eval", "data", "train"))
+    print(f"# handreid bench on {machine()}", flush=True)
+    if "eval" in only:
+        _print(bench_eval(a.scale, a.device, not a.no_reference))
+    if "data" in only:
+        _print(bench_data(a.data_images, device=a.device))
+    if "train" in only:
+        _print(bench_train("gpanet", a.train_size, a.train_batch, a.train_steps, a.device, a.compile,
+                           hp=3, vp=1))
+        _print(bench_train("laganet", a.train_size, a.train_batch, a.train_steps, a.device, a.compile))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
