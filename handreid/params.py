@@ -8,7 +8,9 @@ and a misspelt ``-p epoch 5`` shows up as an unknown name instead of being ignor
 from __future__ import annotations
 
 import difflib
-from typing import Any, Container, Iterable
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, Container, Iterable
 
 
 class ParameterError(ValueError):
@@ -39,7 +41,27 @@ def check(cond: bool, name: str, value: Any, expected: str) -> None:
         raise ParameterError(f"parameter {name}={value!r} is invalid: expected {expected}")
 
 
-def check_choice(name: str, value: Any, choices: Container) -> None:
+@dataclass(frozen=True)
+class Rule:
+    """A condition on a parameter value, with the words that describe a valid one."""
+
+    ok: Callable[[Any], bool]
+    expected: str
+
+
+def path_or_none() -> Rule:
+    return Rule(lambda v: v is None or isinstance(v, (str, os.PathLike)), "a folder path or None")
+
+
+def subset_of(choices: Iterable[str]) -> Rule:
+    choices = list(choices)
+    return Rule(lambda v: isinstance(v, (list, tuple)) and len(v) > 0 and all(x in choices for x in v),
+                f"a non-empty list drawn from {', '.join(choices)}")
+
+
+def check_choice(name: str, value: Any, choices: Container | Rule) -> None:
+    if isinstance(choices, Rule):
+        return check(choices.ok(value), name, value, choices.expected)
     if isinstance(choices, range):
         expected = f"an integer from {choices.start} to {choices.stop - 1}"
         ok = isinstance(value, int) and not isinstance(value, bool) and value in choices
@@ -49,9 +71,9 @@ def check_choice(name: str, value: Any, choices: Container) -> None:
     check(ok, name, value, expected)
 
 
-def validate(namespace: dict[str, Any], before: Iterable[str], choices: dict[str, Container]
+def validate(namespace: dict[str, Any], before: Iterable[str], choices: dict[str, Container | Rule]
              ) -> dict[str, Any]:
-    """Check a notebook's parameters against ``choices`` (name -> allowed values); return them."""
+    """Check a notebook's parameters against ``choices`` (name -> allowed values or a Rule); return them."""
     params = parameters_since(namespace, before)
     reject_unknown(params, choices)
     for k, v in params.items():

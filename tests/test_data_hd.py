@@ -322,3 +322,20 @@ def test_writer_refuses_foreign_tree(tmp_path):
 def test_writer_bad_parameters(tmp_path, kwargs):
     with pytest.raises(ValueError):
         write_hd(tmp_path, **kwargs)
+
+
+def test_statistics_table_flags_agreement_with_table_ii(table_tree, tmp_path):
+    from handreid.data.overview import statistics_table
+    from handreid.data.synthetic import write_11k
+
+    hd = statistics_table(table_tree, ["hd"])
+    assert list(hd["subset"]) == ["train", "query", "gallery"]
+    assert list(hd["images"]) == [2407, 1992, 1593] and list(hd["ids"]) == [251, 251, 464]
+    assert set(hd["check"]) == {"matches paper"}
+    small = write_11k(tmp_path / "syn", num_subjects=12, images_per_aspect=(3, 4), image_size=(48, 36))
+    t = statistics_table(small, ["11k-dr", "market1501"])
+    dr = t[t["dataset"] == "11k-dr"]
+    assert set(dr["check"]) == {"DIFFERS from paper"} and list(dr["images (paper)"]) == [962, 971, 290]
+    market = t[t["dataset"] == "market1501"]
+    assert market["check"].str.startswith("not loaded:").all() and market["images"].isna().all()
+    assert list(market["cameras (paper)"]) == [6, 6, 6]

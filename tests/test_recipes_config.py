@@ -102,3 +102,14 @@ def test_validate_choices():
         validate({"profile": "dmo"}, set(), {"profile": ("demo", "paper")})
     with pytest.raises(ParameterError, match=r"expected an integer from 2 to 100"):
         validate({"max_rank": 1}, set(), {"max_rank": range(2, 101)})
+
+
+def test_validate_rules():
+    from handreid.params import path_or_none, subset_of
+
+    spec = {"data_root": path_or_none(), "datasets": subset_of(["11k-dr", "hd"])}
+    assert validate({"data_root": None, "datasets": ["hd"]}, set(), spec)["datasets"] == ["hd"]
+    with pytest.raises(ParameterError, match=r"parameter datasets=\['hdd'\] is invalid: expected a non-empty list drawn from 11k-dr, hd"):
+        validate({"data_root": None, "datasets": ["hdd"]}, set(), spec)
+    with pytest.raises(ParameterError, match=r"parameter data_root=3 is invalid: expected a folder path or None"):
+        validate({"data_root": 3, "datasets": ["hd"]}, set(), spec)
