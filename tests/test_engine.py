@@ -102,3 +102,13 @@ def test_training_reads_no_image_file_once_cached_and_warm_equals_cold(data_root
     a, b = _state(cold.run_dir), _state(warm.run_dir)
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert warm.metrics["per_repeat"] == cold.metrics["per_repeat"]
+
+
+@pytest.mark.parametrize("method, options", [("laganet", {"branches": ["global", "local", "cam"]}),
+                                             ("mbanet", {}), ("vgg19bn", {})])
+def test_every_model_family_trains_with_its_recipe(data_root, tmp_path, method, options):
+    recipe = "gpa" if method == "vgg19bn" else "laga"
+    rec = fit(_cfg(data_root, tmp_path, method=method, method_options=options, recipe=recipe,
+                   epochs=1, batch_size=8, eval_repeats=1), progress=False)
+    assert rec.finished and rec.history["loss"].notna().all()
+    assert 0 <= rec.summary()["rank1_mean"] <= 100
