@@ -91,7 +91,7 @@ def _as_labels_1d(x: Any, name: str) -> Any:
     if arr.ndim != 1:
         raise ValueError(f"{name} must be 1-D; got shape {arr.shape}")
     if arr.dtype.kind in "iub":
-        return torch.as_tensor(arr.astype(np.int64, copy=False))
+        return torch.from_numpy(np.array(arr, dtype=np.int64))  # a writable copy
     return arr
 
 
