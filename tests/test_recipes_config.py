@@ -44,10 +44,11 @@ def test_shorter_runs_scale_the_schedule():
 def test_demo_profile_defaults_and_overrides():
     cfg = make_config(dataset="11k-dr", method="gpanet")
     r = cfg.resolved_recipe()
-    assert (r.epochs, r.image_size, cfg.use_pretrained) == (30, (64, 64), False)
-    # from scratch: no pretrained layers to slow down, and a quarter of the fine-tuning lr
-    assert (r.lr, r.backbone_lr_mult) == (0.005, 1.0)
-    assert r.milestones == (15,)
+    assert (r.epochs, r.image_size, cfg.use_pretrained) == (40, (64, 64), False)
+    # from scratch: no pretrained layers to slow down, a quarter of the fine-tuning lr, no decay
+    assert (r.lr, r.backbone_lr_mult, r.milestones) == (0.005, 1.0, ())
+    laga = make_config(dataset="11k-dr", method="laganet", recipe="laga").resolved_recipe()
+    assert (laga.warmup_epochs, laga.milestones, laga.lr) == (6, (), pytest.approx(2e-4))
     paper = make_config(dataset="11k-dr", method="gpanet", profile="paper", data_root="/data").resolved_recipe()
     assert (paper.lr, paper.backbone_lr_mult, paper.epochs, paper.image_size) == (0.02, 0.1, 60, (384, 384))
     cfg = make_config(method="resnet50", epochs=3, image_size=96, batch_size=8, pretrained=True)
