@@ -5,7 +5,7 @@ PY       := $(VENV)/bin/python
 PROFILE  ?= demo
 DATA_ROOT ?=
 DEVICE   ?= auto
-NOTEBOOKS := notebooks/train_eval.ipynb notebooks/report.ipynb
+NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 
 .PHONY: setup reproduce test lab clean-cache
 
@@ -18,9 +18,18 @@ $(VENV)/.installed: pyproject.toml
 ## setup: create .venv with handreid and its pinned dependencies (once)
 setup: $(VENV)/.installed
 
-## reproduce: run the sweep for PROFILE (demo: synthetic data, CPU) and regenerate tables + figures
+## reproduce: train what the tables and figures need (PROFILE=demo: synthetic data, CPU), then render them
+##   TABLES=gpa-table1,gpa-fig2 (or 'gpa-*'; default all)  DATASETS=11k-dr  METHODS=gpanet,resnet50
+##   SEEDS=3 (training seeds)  JOBS=4 (runs at once; demo default 2: one per core)  EXECUTOR=slurm
+##   DRY_RUN=1 (list what would run and why, with GPU-hours for PROFILE=paper)
+TABLES   ?= all
+SEEDS    ?= 1
+JOBS     ?= $(if $(filter demo,$(PROFILE)),2,1)
+EXECUTOR ?= local
 reproduce: setup
-	$(PY) -m handreid reproduce --profile $(PROFILE) --device $(DEVICE) $(if $(DATA_ROOT),--data-root "$(DATA_ROOT)")
+	$(PY) -m handreid reproduce --profile $(PROFILE) --device $(DEVICE) --tables '$(TABLES)' --seeds $(SEEDS) \
+	    --jobs $(JOBS) --executor $(EXECUTOR) $(if $(DATA_ROOT),--data-root "$(DATA_ROOT)") \
+	    $(if $(DATASETS),--datasets $(DATASETS)) $(if $(METHODS),--methods $(METHODS)) $(if $(DRY_RUN),--dry-run)
 
 ## test: pytest for the library plus nbval over the notebooks (outputs go to a temporary folder)
 test: setup

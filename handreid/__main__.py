@@ -1,48 +1,95 @@
-"""Command line: ``python -m handreid reproduce|demo-data``."""
+"""Command line: ``python -m handreid reproduce|list|demo-data``.
+
+    python -m handreid reproduce                        # demo profile: every table and figure, CPU
+    python -m handreid reproduce --tables gpa-table1,gpa-fig2 --datasets 11k-dr --methods gpanet,resnet50
+    python -m handreid reproduce --profile paper --data-root /data --dry-run   # the trainings, with GPU-hours
+    python -m handreid reproduce --profile paper --data-root /data --jobs 4    # 4 runs at once on local GPUs
+    python -m handreid reproduce --profile paper --data-root /data --executor slurm --slurm-partition gpu
+    python -m handreid list                             # the tables and figures the registry knows
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
-import time
+
+
+def _csv(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    from . import paths, sweep
+    from . import sweep
 
-    common = {"profile": args.profile, "device": args.device}
-    if args.data_root:
-        common["data_root"] = args.data_root
-    t0 = time.perf_counter()
-    outcomes = sweep.sweep(sweep.GPA_TABLE1_DR, common=common, dry_run=args.dry_run,
-                           log_output=not args.quiet)
+    slurm = {}
+    if args.slurm_partition:
+        slurm["slurm_partition"] = args.slurm_partition
+    if args.timeout_min:
+        slurm["timeout_min"] = args.timeout_min
+    try:
+        outcomes = sweep.reproduce(
+            args.tables, profile=args.profile, data_root=args.data_root, device=args.device, seeds=args.seeds,
+            jobs=args.jobs, executor=args.executor, dry_run=args.dry_run, datasets=_csv(args.datasets),
+            methods=_csv(args.methods), log_output=not args.quiet, slurm=slurm or None,
+            notebooks=not args.no_notebooks)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     if args.dry_run:
         return 0
-    report = sweep.run_report(args.profile)
-    print(f"[handreid] tables in {paths.tables_dir()}, figures in {paths.figures_dir()}, "
-          f"report notebook {report}; {time.perf_counter() - t0:.0f} s in all")
-    return 1 if any(o.status == "failed" for o in outcomes) else 0
+    from . import paths
+    print(f"[handreid] tables in {paths.tables_dir()}, figures in {paths.figures_dir()}")
+    return 1 if any(o.status in ("failed", "blocked") for o in outcomes) else 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from . import experiments as ex
+
+    print(f"{'key':20s} {'what':27s} {'kind':9s} {'runs':>4s}  title")
+    for e in ex.EXPERIMENTS.values():
+        runs = len(ex.plan([e], profile="demo").runs)
+        print(f"{e.key:20s} {e.name:27s} {e.kind:9s} {runs:4d}  {e.title}")
+    print(f"all together: {len(ex.plan('all').runs)} trainings (runs shared by several tables are trained once)")
+    return 0
 
 
 def _demo_data(args: argparse.Namespace) -> int:
-    from .engine.config import ensure_demo_data
+    from . import experiments as ex
+    from .data import DATASETS
 
-    print(ensure_demo_data(args.out))
+    print(ex.prepare_demo_data(DATASETS if args.all else ["11k-dr"], args.out))
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="handreid", description=__doc__)
+    parser = argparse.ArgumentParser(prog="handreid", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    rp = sub.add_parser("reproduce", help="train every configuration of a profile, then tables and figures")
+    rp = sub.add_parser("reproduce", help="train what the selected tables and figures need, then render them")
     rp.add_argument("--profile", choices=("demo", "paper"), default="demo")
     rp.add_argument("--data-root", help="folder holding the datasets (required for --profile paper)")
+    rp.add_argument("--tables", default="all",
+                    help="tables and figures: 'all' (default), keys or patterns, comma-separated "
+                         "(e.g. gpa-table1,gpa-fig2 or 'laga-*'); see `python -m handreid list`")
+    rp.add_argument("--datasets", help="only cells trained on these datasets (comma-separated)")
+    rp.add_argument("--methods", help="only these methods (comma-separated model names)")
+    rp.add_argument("--seeds", type=int, default=1, help="training seeds per configuration (default 1)")
+    rp.add_argument("--jobs", type=int, default=1,
+                    help="runs at once (local: worker processes, spread round robin over the local GPUs; "
+                         "slurm: array parallelism)")
+    rp.add_argument("--executor", choices=("local", "slurm", "submitit-local", "submitit-debug"), default="local")
+    rp.add_argument("--slurm-partition", help="Slurm partition (--executor slurm)")
+    rp.add_argument("--timeout-min", type=int, help="time limit of one job in minutes (submitit executors)")
     rp.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    rp.add_argument("--dry-run", action="store_true", help="list the runs that would execute and stop")
+    rp.add_argument("--dry-run", action="store_true", help="list the runs that would execute, and why, then stop")
+    rp.add_argument("--no-notebooks", action="store_true", help="do not run the tables and figures notebooks")
     rp.add_argument("--quiet", action="store_true", help="do not stream the notebooks' output")
     rp.set_defaults(func=_reproduce)
+    ls = sub.add_parser("list", help="the tables and figures of both papers")
+    ls.set_defaults(func=_list)
     dp = sub.add_parser("demo-data", help="write the synthetic demo datasets (idempotent)")
     dp.add_argument("--out", default=None, help="folder (default: data/demo)")
+    dp.add_argument("--all", action="store_true", help="every dataset (default: 11k only)")
     dp.set_defaults(func=_demo_data)
     args = parser.parse_args(argv)
     return args.func(args)

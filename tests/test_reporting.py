@@ -1,0 +1,244 @@
+"""Tables and figures from (fake) run records: missing cells, best marks, seeds, LaTeX, retrieval borders, heatmap."""
+
+import json
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.colors as mcolors  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from handreid import experiments as ex  # noqa: E402
+from handreid import reporting as rp  # noqa: E402
+
+
+def _fake_run(runs_root, run_id, rank1, mAP, cross=None):
+    """metrics.json (and optionally cross/<dataset>.json) with per-repeat values."""
+    d = runs_root / run_id
+    d.mkdir(parents=True, exist_ok=True)
+    rows = [{"repeat": i, "rank1": r, "mAP": m, "rank5": 100.0, "rank10": 100.0, "mINP": m,
+             "cmc": [r] + [min(100.0, r + 10 * k) for k in range(1, 20)]} for i, (r, m) in enumerate(zip(rank1, mAP))]
+    summary = {"rank1_mean": float(np.mean(rank1)), "rank1_std": float(np.std(rank1)), "mAP_mean": float(np.mean(mAP)),
+               "mAP_std": float(np.std(mAP)), "repeats": len(rows), "cmc_mean": np.mean([r["cmc"] for r in rows], 0).tolist()}
+    body = {"per_repeat": rows, "summary": summary}
+    if cross:
+        (d / "cross").mkdir(exist_ok=True)
+        (d / "cross" / f"{cross}.json").write_text(json.dumps(body))
+    else:
+        (d / "metrics.json").write_text(json.dumps({"dataset": "x", **body}))
+        (d / "config.json").write_text(json.dumps({"config": {"method": "gpanet", "method_options": {}}}))
+    return d
+
+
+def _rid(key, row, col, seed=0, profile="demo"):
+    exp = ex.get(key)
+    runs = ex.cell_runs(exp, exp.row(row), exp.column(col), profile, seed + 1)
+    return runs[seed][0]
+
+
+@pytest.fixture
+def gpa_table1_runs(tmp_path):
+    root = tmp_path / "runs"
+    _fake_run(root, _rid("gpa-table1", "gpanet", "11k-dr"), [50.0, 60.0], [40.0, 50.0])
+    _fake_run(root, _rid("gpa-table1", "resnet50", "11k-dr"), [70.0, 70.0], [30.0, 30.0])
+    return root
+
+
+def test_table_shows_numbers_missing_cells_best_and_differences(gpa_table1_runs):
+    t = rp.table("gpa-table1", runs_root=gpa_table1_runs)
+    c = t.cells.set_index(["row", "column", "metric"])
+    g = c.loc[("gpanet", "11k-dr", "rank1")]
+    assert g["status"] == "ok" and g["mean"] == 55.0 and g["std_repeats"] == 5.0 and g["repeats"] == 2
+    assert g["published"] == 94.80 and g["diff"] == pytest.approx(55.0 - 94.80)
+    # best per column and metric: ResNet50 on rank-1, GPA-Net on mAP
+    assert c.loc[("resnet50", "11k-dr", "rank1"), "best"] and not g["best"]
+    assert c.loc[("gpanet", "11k-dr", "mAP"), "best"]
+    missing = c.loc[("vgg19bn", "11k-dr", "rank1")]
+    assert missing["status"] == "missing" and math.isnan(missing["mean"]) and math.isnan(missing["diff"])
+    assert (c.xs("hd", level="column")["status"] == "missing").all()
+
+    md = t.to_markdown()
+    assert "| VGG19-bn | missing / 82.70 |" in md
+    assert "**70.00 ± 0.00** / 88.74 (−18.74)" in md
+    assert "55.00 ± 5.00 / 94.80 (−39.80)" in md
+    assert "missing / 95.08" in md  # GPA-Net on HD: no run, no number of ours
+    wide = t.wide()
+    assert wide.shape == (3, 1 + 5 * 2)
+
+
+def test_written_files_csv_markdown_and_booktabs_latex(gpa_table1_runs, tmp_path):
+    paths = rp.table("gpa-table1", runs_root=gpa_table1_runs).write(tmp_path / "tables")
+    assert sorted(p.name for p in paths) == ["gpa-table1_demo.csv", "gpa-table1_demo.md", "gpa-table1_demo.tex"]
+    csv = pd.read_csv(tmp_path / "tables" / "gpa-table1_demo.csv")
+    assert len(csv) == 3 * 5 * 2
+    assert csv[csv["status"] == "missing"]["mean"].isna().all()
+    assert csv[(csv["row"] == "gpanet") & (csv["column"] == "11k-dr") & (csv["metric"] == "rank1")]["mean"].item() == 55.0
+    tex = (tmp_path / "tables" / "gpa-table1_demo.tex").read_text()
+    for rule in ("\\toprule", "\\midrule", "\\bottomrule", "\\cmidrule(lr){2-3}", "\\multicolumn{2}{c}{D-r of 11k}"):
+        assert rule in tex
+    assert tex.index("\\toprule") < tex.index("\\midrule") < tex.index("\\bottomrule")
+    assert "\\textbf{70.00 $\\pm$ 0.00}" in tex and "\\textit{missing}" in tex
+    assert "±" not in tex and "−" not in tex and "%" not in tex.replace("% requires", "")
+    body = tex[tex.index("\\midrule"):tex.index("\\bottomrule")]
+    assert all(line.count("&") == 10 for line in body.splitlines()[1:])
+
+
+def test_latex_escapes_the_cross_domain_arrow(tmp_path):
+    tex = rp.table("gpa-table2", runs_root=tmp_path).to_latex()
+    assert "D-r (11k) $\\rightarrow$ HD" in tex and "→" not in tex
+
+
+def test_cross_domain_cells_read_the_derived_records(tmp_path):
+    root = tmp_path / "runs"
+    rid = _rid("gpa-table2", "gpanet", "11k-dr>hd")
+    assert rid == _rid("gpa-table1", "gpanet", "11k-dr")
+    _fake_run(root, rid, [90.0], [91.0])                 # same-domain metrics: not what Table 2 shows
+    c = rp.collect("gpa-table2", runs_root=root).set_index(["row", "column", "metric"])
+    assert c.loc[("gpanet", "11k-dr>hd", "rank1"), "status"] == "missing"
+    _fake_run(root, rid, [10.0, 20.0], [15.0, 25.0], cross="hd")
+    c = rp.collect("gpa-table2", runs_root=root).set_index(["row", "column", "metric"])
+    assert c.loc[("gpanet", "11k-dr>hd", "rank1"), "mean"] == 15.0
+    assert c.loc[("gpanet", "hd>11k-dr", "rank1"), "status"] == "missing"
+
+
+def test_seed_spread_and_partial_seeds(tmp_path):
+    root = tmp_path / "runs"
+    _fake_run(root, _rid("gpa-table4", "local", "11k-pr", 0), [50.0, 50.0], [50.0, 50.0])
+    _fake_run(root, _rid("gpa-table4", "local", "11k-pr", 1), [60.0, 60.0], [60.0, 60.0])
+    _fake_run(root, _rid("gpa-table4", "gpanet", "11k-pr", 0), [70.0, 80.0], [70.0, 80.0])
+    c = rp.collect("gpa-table4", seeds=2, runs_root=root).set_index(["row", "metric"])
+    loc = c.loc[("local", "rank1")]
+    assert loc["status"] == "ok" and loc["seeds"] == 2 and loc["mean"] == 55.0
+    assert loc["std_seeds"] == pytest.approx(np.std([50, 60], ddof=1)) and loc["std_repeats"] == 0.0
+    assert c.loc[("gpanet", "rank1"), "status"] == "partial"
+    md = rp.TableResult(ex.get("gpa-table4"), c.reset_index(), "demo", 2).to_markdown()
+    assert "55.00 ± 0.00 ± 7.07" in md and "[1/2 seeds]" in md
+
+
+def test_published_only_rows_are_not_reproduced_never_numbers(tmp_path):
+    t = rp.table("laga-table4", runs_root=tmp_path)
+    mgn = t.cells[t.cells["row"] == "MGN"]
+    assert (mgn["status"] == "not reproduced").all() and mgn["mean"].isna().all()
+    md = t.to_markdown()
+    assert "| MGN | not reproduced / 95.70 |" in md
+    assert "not reproduced / –" in md  # the paper's "-" cells
+    assert "not implemented in handreid" in md
+
+
+def test_statistics_tables_count_the_demo_data(tmp_path):
+    from handreid.data.synthetic import write_11k
+
+    root = write_11k(tmp_path / "data", num_subjects=8, images_per_aspect=(3, 4), image_size=(48, 36), seed=1)
+    t = rp.table("laga-table2", data_root=root)
+    c = t.cells.set_index(["row", "column", "metric"])
+    assert c.loc[("gallery", "11k-dr", "images"), "status"] == "ok"
+    assert c.loc[("train", "hd", "ids"), "status"] == "missing"  # no HD tree there
+    assert c.loc[("gallery", "11k-dr", "images"), "published"] == 290
+    assert "/ 290 (" in t.to_markdown()
+
+
+def test_heatmap_is_hp_by_vp_with_missing_cells_nan(tmp_path):
+    root = tmp_path / "runs"
+    _fake_run(root, _rid("gpa-table3", "hp=2", "vp=3"), [42.0], [40.0])
+    fig, ours = rp.heatmap_figure(runs_root=root)
+    assert ours.shape == (4, 3)
+    assert ours[1, 2] == 42.0 and np.isnan(ours).sum() == 11
+    exp = ex.get("gpa-table3-heatmap")
+    paper = rp.heatmap_matrix(rp.collect(exp, runs_root=root), exp, "rank1", "published")
+    assert paper[2, 0] == 95.83 and not np.isnan(paper).any()
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert texts.count("missing") == 11 and "42.00" in texts
+
+
+def _spine_colours(ax):
+    return {mcolors.to_hex(s.get_edgecolor()) for s in ax.spines.values()}
+
+
+def test_retrieval_grid_borders_green_for_correct_red_for_wrong(tmp_path):
+    for name, colour in (("q.png", (0, 0, 255)), ("a.png", (0, 255, 0)), ("b.png", (255, 0, 0))):
+        Image.new("RGB", (12, 16), colour).save(tmp_path / name)
+    query = {"path": "q.png", "pid": 7, "ranked": [{"path": "b.png", "pid": 3, "correct": False},
+                                                   {"path": "a.png", "pid": 7, "correct": True},
+                                                   {"path": "gone.png", "pid": 4, "correct": False}]}
+    fig = rp.plot_retrieval([{"label": "D-r", "root": str(tmp_path), "query": query},
+                             {"label": "HD", "query": None}], top_k=3)
+    axes = np.array(fig.axes).reshape(2, 4)
+    assert _spine_colours(axes[0, 1]) == {rp.RED} and _spine_colours(axes[0, 2]) == {rp.GREEN}
+    assert _spine_colours(axes[0, 3]) == {rp.RED}  # a missing image file still gets its frame
+    assert _spine_colours(axes[0, 0]) == {rp.QUERY_BLUE}
+    assert axes[0, 1].images and not axes[0, 3].images
+    assert [t.get_text() for t in axes[1, 0].texts] == ["missing"]
+
+
+def test_retrieval_figure_reads_records_and_marks_missing(tmp_path):
+    root = tmp_path / "runs"
+    rid = _rid("laga-fig3", "LAGA-Net", "market1501")
+    (root / rid / "retrieval").mkdir(parents=True)
+    rec = {"root": str(tmp_path), "top_k": 5, "queries": [
+        {"path": f"q{i}.jpg", "pid": i, "ranked": [{"path": "g.jpg", "pid": i, "correct": True}] * 5} for i in range(4)]}
+    (root / rid / "retrieval" / "market1501.json").write_text(json.dumps(rec))
+    entries = rp.retrieval_entries("laga-fig3", runs_root=root)
+    assert [e["query"] is None for e in entries] == [False, False, False, True]  # 3 queries; baseline missing
+    fig = rp.retrieval_figure("laga-fig3", runs_root=root)
+    assert len(fig.axes) == 4 * 6
+
+
+def test_cmc_figure_draws_finished_runs_and_names_missing_ones(gpa_table1_runs):
+    fig = rp.cmc_figure("gpa-fig2", runs_root=gpa_table1_runs)
+    ax = fig.axes[0]
+    drawn = [ln for ln in ax.lines if len(ln.get_xdata())]
+    assert len(drawn) == 2
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "VGG19-bn: missing (paper 82.70%)" in legend
+    assert "GPA-Net (ours): rank-1 55.0% (paper 94.80%)" in legend
+
+
+def test_notebook_cells_write_files_and_respect_the_selection(gpa_table1_runs, tmp_path):
+    out = rp.table_cell("gpa-table1", runs_root=gpa_table1_runs, folder=tmp_path / "t")
+    assert isinstance(out, rp.TableResult) and (tmp_path / "t" / "gpa-table1_demo.tex").exists()
+    assert "not selected" in rp.table_cell("gpa-table1", only="laga-*", folder=tmp_path / "t")
+    rp.figure_cell("gpa-fig2", runs_root=gpa_table1_runs, folder=tmp_path / "f")
+    assert {p.name for p in (tmp_path / "f").iterdir()} == {"gpa-fig2_demo.png", "gpa-fig2_demo.pdf"}
+    ov = rp.overview(runs_root=gpa_table1_runs, only="gpa-table1")
+    assert ov.iloc[0][["cells", "with numbers", "missing"]].tolist() == [15, 2, 13]
+
+
+def test_tables_and_figures_notebooks_on_demo_records(tmp_path, monkeypatch):
+    """Both notebooks, executed with papermill on a few (fake) demo-profile records: every table and
+    figure is written, the cells with records show numbers, the rest 'missing'."""
+    import papermill
+
+    from handreid.paths import project_root
+
+    out = tmp_path / "out"
+    runs = out / "results" / "runs"
+    _fake_run(runs, _rid("gpa-table1", "gpanet", "11k-dr"), [30.0, 40.0], [35.0, 45.0])
+    _fake_run(runs, _rid("gpa-table1", "resnet50", "11k-dr"), [20.0, 20.0], [25.0, 25.0])
+    _fake_run(runs, _rid("gpa-table2", "gpanet", "11k-dr>hd"), [5.0], [6.0], cross="hd")
+    _fake_run(runs, _rid("gpa-table3", "hp=2", "vp=2"), [33.0], [34.0])
+    Image.new("RGB", (12, 16), (200, 150, 120)).save(tmp_path / "h.png")
+    ret = runs / _rid("gpa-fig3", "gpanet", "11k-dr") / "retrieval"
+    ret.mkdir(parents=True)
+    (ret / "11k-dr.json").write_text(json.dumps({"root": str(tmp_path), "top_k": 10, "queries": [
+        {"path": "h.png", "pid": 1, "first_correct_rank": 2,
+         "ranked": [{"path": "h.png", "pid": 2 - (k == 1), "correct": k == 1} for k in range(10)]}]}))
+    monkeypatch.setenv("HANDREID_OUTPUT", str(out))
+    monkeypatch.setenv("HANDREID_DEMO_DATA", str(tmp_path / "no-data"))
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    nb = project_root() / "notebooks"
+    for name in ("tables", "figures"):
+        papermill.execute_notebook(str(nb / f"{name}.ipynb"), str(tmp_path / f"{name}.ipynb"), cwd=str(nb),
+                                   parameters={"profile": "demo"}, progress_bar=False, kernel_name="python3")
+    tables = out / "results" / "tables"
+    assert {p.name for p in tables.glob("*.md")} == {f"{k}_demo.md" for k in ex.TABLES}
+    assert len(list(tables.glob("*.tex"))) == len(list(tables.glob("*.csv"))) == len(ex.TABLES)
+    t1 = (tables / "gpa-table1_demo.md").read_text()
+    assert "**35.00 ± 5.00** / 94.80 (−59.80)" in t1 and "missing / 82.70" in t1
+    assert "**5.00** / 83.02 (−78.02)" in (tables / "gpa-table2_demo.md").read_text()
+    figures = out / "figures"
+    assert {p.name for p in figures.iterdir()} == {f"{k}_demo.{e}" for k in ex.FIGURES for e in ("png", "pdf")}
