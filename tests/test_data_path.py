@@ -100,12 +100,14 @@ def test_augmentation_replays_with_the_same_generator():
     assert not torch.equal(a, augment_batch(x, aug, torch.Generator().manual_seed(8)))
 
 
-def test_random_batches_cover_every_image_once():
-    batches = random_batches(41, 20, torch.Generator().manual_seed(0))
-    assert [len(b) for b in batches] == [20, 20]  # a trailing batch of one image is dropped (BatchNorm)
-    assert len(set(sum(batches, []))) == 40
+def test_random_batches_are_full_and_reshuffled():
     batches = random_batches(45, 20, torch.Generator().manual_seed(0))
-    assert sorted(sum(batches, [])) == list(range(45))
+    assert [len(b) for b in batches] == [20, 20]  # the incomplete last batch is dropped (BatchNorm)
+    assert len(set(sum(batches, []))) == 40
+    again = random_batches(45, 20, torch.Generator().manual_seed(1))
+    assert set(sum(again, [])) != set(sum(batches, []))  # other images are left out next epoch
+    assert sorted(sum(random_batches(40, 20, torch.Generator()), [])) == list(range(40))
+    assert [len(b) for b in random_batches(7, 20, torch.Generator())] == [7]  # fewer than one batch
 
 
 def test_pk_batches_have_p_identities_of_k_images():

@@ -64,6 +64,10 @@ def test_run_id_follows_what_decides_the_result():
     assert a.run_id() != make_config(method="gpanet", method_options={"hp": 2, "vp": 1}).run_id()
     assert a.run_id() != make_config(method="gpanet", method_options={"hp": 3, "vp": 1}, seed=1).run_id()
     assert a.run_id().startswith("11k-dr-gpanet-")
+    # the model's defaults are part of the identity: {} is GPA-Net with hp=3, vp=1
+    assert a.run_id() == make_config(method="gpanet").run_id()
+    assert make_config(method="laganet", recipe="laga").run_id() == make_config(
+        method="laganet", recipe="laga", method_options={"branches": ["global", "local", "cam", "sam"]}).run_id()
 
 
 @pytest.mark.parametrize("params, message", [

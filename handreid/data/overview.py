@@ -7,27 +7,10 @@ from typing import Iterable
 
 import pandas as pd
 
+from ..published import LAGA_TABLE1, LAGA_TABLE2
 from . import BODY_DATASETS, DATASETS, DatasetError, load_split, table_ii_counts
 
 SUBSETS = ("train", "query", "gallery")
-
-# LAGA-Net Table II (hand data): (ids, images) per subset; train images include validation.
-TABLE_II = {
-    "11k-dr": {"train": (72, 962), "query": (71, 971), "gallery": (290, 290)},
-    "11k-dl": {"train": (73, 808), "query": (73, 988), "gallery": (290, 290)},
-    "11k-pr": {"train": (72, 977), "query": (71, 917), "gallery": (290, 290)},
-    "11k-pl": {"train": (76, 1004), "query": (75, 948), "gallery": (290, 290)},
-    "hd": {"train": (251, 2407), "query": (251, 1992), "gallery": (464, 1593)},
-}
-
-# LAGA-Net Table I (body data): (ids, images, cameras) per subset.
-TABLE_I = {
-    "market1501": {"train": (751, 12936, 6), "query": (750, 3368, 6), "gallery": (751, 15913, 6)},
-    "dukemtmc": {"train": (702, 16522, 8), "query": (702, 2228, 8), "gallery": (1110, 17661, 8)},
-    "cuhk03-l": {"train": (767, 7365, 2), "query": (700, 1400, 2), "gallery": (700, 5332, 2)},
-    "msmt17": {"train": (1041, 30248, 15), "query": (3060, 11659, 15), "gallery": (3060, 82161, 15)},
-}
-
 
 def split_statistics(split) -> dict[str, dict[str, int]]:
     """{subset: {"ids", "images", "cameras"}} of a split, counted as the papers count them."""
@@ -46,7 +29,7 @@ def statistics_table(root: str | Path, names: Iterable[str] | None = None, seed:
     """
     rows = []
     for name in names or DATASETS:
-        published = TABLE_I.get(name) or TABLE_II.get(name)
+        published = LAGA_TABLE1.get(name) or LAGA_TABLE2.get(name)
         try:
             stats = split_statistics(load_split(name, root=root, repeat=repeat, seed=seed))
             status = "ok"

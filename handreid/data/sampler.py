@@ -9,12 +9,14 @@ import torch
 
 
 def random_batches(n: int, batch_size: int, g: torch.Generator) -> list[list[int]]:
-    """A reshuffled epoch in batches of ``batch_size``; a last batch of one image is dropped (BatchNorm)."""
+    """A reshuffled epoch in full batches of ``batch_size``; the incomplete last batch is dropped.
+
+    A small last batch makes BatchNorm statistics (and the update) erratic; the few
+    images it would hold are different ones every epoch.
+    """
     order = torch.randperm(n, generator=g).tolist()
-    batches = [order[i:i + batch_size] for i in range(0, n, batch_size)]
-    if len(batches) > 1 and len(batches[-1]) < 2:
-        batches.pop()
-    return batches
+    batches = [order[i:i + batch_size] for i in range(0, n - batch_size + 1, batch_size)]
+    return batches or [order]
 
 
 def pk_batches(labels: Sequence[int], p: int, k: int, g: torch.Generator) -> list[list[int]]:

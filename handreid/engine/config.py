@@ -120,8 +120,13 @@ class RunConfig:
     def identity(self) -> dict[str, Any]:
         """What decides the result: the resolved recipe, model, data and seed (not paths or device)."""
         r = self.resolved_recipe()
+        from ..models import model_options
+
+        # The model's defaults filled in: {} and {"hp": 3, "vp": 1} are the same GPA-Net.
+        options = {k: v for k, v in model_options(self.method).items() if k != "pretrained"}
+        options.update(self.method_options)
         return {"dataset": self.dataset, "method": self.method,
-                "method_options": dict(sorted(self.method_options.items())),
+                "method_options": _jsonable(dict(sorted(options.items()))),
                 "recipe": _jsonable(asdict(r)), "pretrained": self.use_pretrained,
                 "seed": self.seed, "profile": self.profile}
 
