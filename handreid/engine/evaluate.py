@@ -41,7 +41,10 @@ def autocast(device: torch.device):
 @torch.no_grad()
 def extract_features(model: torch.nn.Module, images: np.ndarray, device: torch.device | str = "cpu",
                      batch_size: int = 64, flip: bool = False) -> torch.Tensor:
-    """Test descriptors of cached uint8 images (N, H, W, 3) -> float32 (N, D) on the CPU."""
+    """Test descriptors of cached uint8 images (N, H, W, 3) -> float32 (N, D) on the CPU.
+
+    ``images`` may be a memory map: only one batch is read into memory at a time.
+    """
     device = resolve_device(device)
     was_training = model.training
     model.eval()
@@ -49,7 +52,7 @@ def extract_features(model: torch.nn.Module, images: np.ndarray, device: torch.d
     out = []
     try:
         for s in range(0, len(images), batch_size):
-            x = normalize(to_float(images[s:s + batch_size], device, channels_last=cl))
+            x = normalize(to_float(np.array(images[s:s + batch_size]), device, channels_last=cl))
             with autocast(device):
                 f = model(x).float()
                 if flip:
@@ -95,8 +98,8 @@ def describe(model: torch.nn.Module, split: Split, frames: Iterable[pd.DataFrame
     """Descriptors of every image in ``frames`` (each described once), keyed by relative path."""
     rel = sorted(set().union(*(set(f["path"]) for f in frames)))
     absolute = [split.root / p for p in rel]
-    cache = ImageCache(absolute, image_size, cache_dir=cache_dir)
-    feats = extract_features(model, cache.take(absolute), device, batch_size, flip)
+    cache = ImageCache(absolute, image_size, cache_dir=cache_dir)  # row i = absolute[i]
+    feats = extract_features(model, cache.array, device, batch_size, flip)
     return dict(zip(rel, feats))
 
 

@@ -142,10 +142,9 @@ def fit(config: RunConfig | dict, progress: bool = True, stop_after: int | None 
 
     train_paths = split.image_paths(split.train)
     labels = torch.tensor(split.train["label"].to_numpy(), dtype=torch.long)
-    train_cache = ImageCache(train_paths, recipe.train_size, progress=progress)
-    train_images = train_cache.take(train_paths)
-    val_paths = split.image_paths(split.val)
-    val_images = ImageCache(val_paths, recipe.image_size).take(val_paths)
+    # Memory-mapped, row i = train_paths[i]: batches are read from the page cache, never decoded.
+    train_images = ImageCache(train_paths, recipe.train_size, progress=progress).array
+    val_images = ImageCache(split.image_paths(split.val), recipe.image_size).array
     val_labels = torch.tensor(split.val["label"].to_numpy(), dtype=torch.long)
 
     if progress:
@@ -227,7 +226,7 @@ def _val_accuracy(model, images: np.ndarray, labels: torch.Tensor, device: torch
     model.eval()
     correct = 0
     for s in range(0, len(images), batch_size):
-        x = normalize(to_float(images[s:s + batch_size], device))
+        x = normalize(to_float(np.array(images[s:s + batch_size]), device))
         with autocast(device):
             out = model.forward_output(x)
         correct += int((out.logits[0].argmax(1).cpu() == labels[s:s + batch_size]).sum())
