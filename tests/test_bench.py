@@ -25,3 +25,8 @@ def test_bench_command_prints_ratios(capsys):
     assert [l.split(",")[0] for l in lines] == ["bench=eval", "bench=data", "bench=train", "bench=train"]
     assert all("speedup=" in l for l in lines)
     assert "method=laganet" in lines[3]
+
+
+def test_train_bench_reports_flop_utilisation():
+    row = bench.bench_train("resnet50", size=32, batch=2, steps=1, peak_tflops=1.0)
+    assert row["fp32_mfu"] == row["fp32_tflops"] and row["train_gflop_per_image"] > 0
