@@ -67,7 +67,7 @@ from typing import Any, Callable, Sequence
 
 import pandas as pd
 
-from .split import DatasetError, Split, _is_int, check_seed, table_ii_counts
+from .split import DatasetError, Split, _is_int, check_seed, preview, table_ii_counts
 
 __all__ = [
     "BODY_COLUMNS",
@@ -200,7 +200,7 @@ def _list_images(folder: Path, pattern: re.Pattern, example: str, hint: str) -> 
         else:
             good.append((entry.name, m))
     if bad:
-        shown = ", ".join(repr(b) for b in bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+        shown = preview(map(repr, bad))
         raise DatasetError(
             f"{folder}: {len(bad)} entr{'y does' if len(bad) == 1 else 'ies do'} not match the file name "
             f"pattern of this dataset (e.g. {example}): {shown}. Remove or rename them; the dataset as it "
@@ -230,7 +230,7 @@ def _parse_folder(
             bad.append(name)
         rows.append((f"{rel}/{name}", pid, cam - 1))
     if bad:
-        shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+        shown = preview(bad)
         raise DatasetError(
             f"{folder}: {len(bad)} image(s) with a camera outside c1..c{num_cams} or a pid outside "
             f"{pid_rule}: {shown}. {hint}"
@@ -368,7 +368,7 @@ def _read_msmt_list(base: Path, root: Path, list_name: str, image_dir: str, hint
             continue
         rows.append((fields[0], int(fields[1]), int(m.group("cam")) - 1))
     if bad:
-        shown = "; ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+        shown = preview(bad, "; ")
         raise DatasetError(
             f"{path}: {len(bad)} malformed line(s) ({shown}); expected '<pid dir>/<file>.jpg <pid>' such as "
             f"'0000/0000_000_01_0303morning_0015_0.jpg 0', the camera (01..15) being the third '_' field "
@@ -396,7 +396,7 @@ def _check_msmt_files(base: Path, image_dir: str, frames: Sequence[tuple[str, pd
     missing = [p for p in listed if p not in on_disk]
     if missing:
         lists = " and ".join(MSMT_LISTS[s][0] for s, df in frames)
-        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        shown = preview(missing)
         raise DatasetError(
             f"{len(missing)} of {len(listed)} image(s) listed in {lists} are missing from {folder}: {shown} "
             f"(e.g. {folder / missing[0]}). Re-extract the dataset completely. {hint}"

@@ -56,6 +56,7 @@ from .split import (
     check_repeat,
     check_seed,
     draw_one_per_identity,
+    preview,
 )
 
 __all__ = [
@@ -156,10 +157,9 @@ def aspect_code(aspect: str) -> str:
 def _bad_rows(source: str, column: str, mask: pd.Series, values: pd.Series, expected: str, root=None) -> DatasetError:
     rows = list(values.index[mask])
     # file line = position + 2 (line 1 is the header)
-    shown = ", ".join(f"line {i + 2}: {str(values.loc[i])!r}" for i in rows[:5])
-    more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
+    shown = preview(f"line {i + 2}: {str(values.loc[i])!r}" for i in rows)
     return DatasetError(
-        f"{source}: column {column!r} has {len(rows)} invalid value(s) ({shown}{more}); "
+        f"{source}: column {column!r} has {len(rows)} invalid value(s) ({shown}); "
         f"expected {expected}. The file looks damaged or is not the 11k HandInfo.csv. {download_hint(root)}"
     )
 
@@ -352,7 +352,7 @@ def _check_images(meta: pd.DataFrame, hands: Path, csv_path: Path, root: Path) -
     on_disk = set(os.listdir(hands))
     missing = [n for n in meta["imageName"] if n not in on_disk]
     if missing:
-        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        shown = preview(missing)
         raise DatasetError(
             f"{len(missing)} of {len(meta)} image(s) listed in {csv_path} are missing from {hands}: "
             f"{shown} (e.g. {hands / missing[0]}). File names are case-sensitive. Re-extract Hands.zip "

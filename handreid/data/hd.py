@@ -56,7 +56,7 @@ from typing import Any
 
 import pandas as pd
 
-from .split import NUM_REPEATS, DatasetError, Split, check_repeat, check_seed, draw_one_per_identity
+from .split import NUM_REPEATS, DatasetError, Split, check_repeat, check_seed, draw_one_per_identity, preview
 
 __all__ = [
     "DOWNLOAD_HINT",
@@ -165,7 +165,7 @@ def _scan_folder(folder: Path, rel: str, root: Path) -> pd.DataFrame:
             continue
         rows.append((f"{rel}/{name}", int(m.group(1)), int(m.group(2))))
     if bad:
-        shown = ", ".join(repr(b) for b in bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+        shown = preview(map(repr, bad))
         raise DatasetError(
             f"{folder}: {len(bad)} entr{'y does' if len(bad) == 1 else 'ies do'} not match the HD file name "
             f"pattern <id>_<k>.jpg (e.g. 12_3.jpg; extension .jpg/.JPG/.jpeg): {shown}. Remove or rename "

@@ -68,6 +68,13 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
+def preview(items, sep: str = ", ", limit: int = 5) -> str:
+    """The first ``limit`` items joined by ``sep``, then " and N more": for error messages."""
+    items = [str(i) for i in items]
+    more = f" and {len(items) - limit} more" if len(items) > limit else ""
+    return sep.join(items[:limit]) + more
+
+
 def check_seed(seed: Any) -> int:
     """Return ``seed`` as an int, or raise :class:`DatasetError` unless it is a non-negative int."""
     if not _is_int(seed) or seed < 0:
