@@ -5,6 +5,8 @@
     python -m handreid.bench --scale msmt17    # evaluation at MSMT17 scale (11,659 x 82,161, 2048-d)
     python -m handreid.bench --device cuda --only train --train-size 384 --laga-size 324 --compile
         --train-batch 20 --peak-tflops 790   # (one line) GPU training throughput and MFU
+    python -m handreid.bench --device cuda --only fit --fit-scale 11k --train-size 384 \
+        --fit-epochs 60 --fit-runs 1,2,4,8   # whole 60-epoch GPA-Net runs, 1 to 8 at a time
 
 * ``eval``: CMC/mAP/mINP from features with :func:`handreid.metrics.evaluate_features`
   against a plain chunked numpy reference (matrix product + full argsort per chunk).
@@ -12,6 +14,8 @@
   a batch from the decode-once cache (warm); the batch augmentation is timed apart.
 * ``train``: training images/s of a model in fp32 against bf16 autocast, channels_last
   and (optionally) ``torch.compile``, with the achieved TFLOP/s from PyTorch's FLOP counter.
+* ``fit`` (only when named): whole runs of :func:`handreid.engine.fit` on a synthetic 11k
+  D-r, one alone (the reference) and N at a time on the same device.
 
 Absolute times only mean something on a GPU; the ratios are the point on a CPU.
 """
@@ -155,7 +159,9 @@ def bench_train(method: str = "gpanet", size: int = 64, batch: int = 8, steps: i
         if cl:
             model = model.to(memory_format=torch.channels_last)
             xin = x.contiguous(memory_format=torch.channels_last)
-        fwd = torch.compile(model) if comp else model
+        # Static shapes: with automatic dynamic shapes, inductor fails on LAGA-Net's attention
+        # (seen with torch 2.14.1: 'cannot determine truth value of Relational').
+        fwd = torch.compile(model, dynamic=False) if comp else model
         opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
 
         def step():
@@ -171,6 +177,8 @@ def bench_train(method: str = "gpanet", size: int = 64, batch: int = 8, steps: i
                 step()
             flops = fc.get_total_flops()
         step()  # warm-up (and compilation)
+        if comp:
+            step()  # a second call: any recompilation (e.g. after the optimizer's first step) stays out
         if dev.type == "cuda":
             torch.cuda.synchronize()
         t0 = time.perf_counter()
@@ -188,6 +196,102 @@ def bench_train(method: str = "gpanet", size: int = 64, batch: int = 8, steps: i
     return out
 
 
+# write_11k parameters. "11k": D-r gets about 145 identities and 900 training images, the size of
+# the real D-r (LAGA-Net Table II: 143 ids, 962 train images incl. validation). The source images
+# are small: once cached, the source resolution does not change training speed (see ``data``).
+FIT_SCALES = {
+    "small": {"num_subjects": 14, "images_per_aspect": (3, 5), "image_size": (64, 48)},
+    "11k": {"num_subjects": 170, "images_per_aspect": (11, 18), "image_size": (200, 150)},
+}
+
+
+def _fit_worker(params: dict, threads: int, barrier, queue) -> None:
+    """One timed :func:`fit` in its own process; starts with the others at ``barrier``."""
+    try:
+        from .engine import fit, make_config
+
+        torch.set_num_threads(threads)
+        cfg = make_config(**params)
+        cuda = cfg.device.startswith("cuda")
+        if cuda:
+            torch.zeros(1, device=cfg.device)  # CUDA context outside the timing
+        barrier.wait(timeout=600)
+        t0 = time.perf_counter()
+        rec = fit(cfg, progress=False)
+        wall = time.perf_counter() - t0
+        queue.put({"wall_s": wall, "train_s": float(rec.history["seconds"].sum()),
+                   "rank1": rec.summary()["rank1_mean"],
+                   "peak_gpu_gb": torch.cuda.max_memory_allocated() / 2**30 if cuda else 0.0})
+    except BaseException as e:  # noqa: BLE001 - reported to the parent, which raises it
+        barrier.abort()
+        import traceback
+        queue.put({"error": f"{type(e).__name__}: {e}\n{traceback.format_exc()}"})
+
+
+def _concurrent_fits(params: list[dict], threads: int) -> list[dict]:
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    barrier, queue = ctx.Barrier(len(params)), ctx.Queue()
+    procs = [ctx.Process(target=_fit_worker, args=(p, threads, barrier, queue)) for p in params]
+    for proc in procs:
+        proc.start()
+    results = [queue.get(timeout=3600) for _ in procs]
+    for proc in procs:
+        proc.join()
+    errors = [r["error"] for r in results if "error" in r]
+    if errors:
+        raise RuntimeError(f"a benchmark run failed:\n{errors[0]}")
+    return results
+
+
+def bench_fit(scale: str = "small", runs: tuple[int, ...] = (1, 2), epochs: int = 60, size: int = 384,
+              device: str = "cpu", method: str = "gpanet", options: dict | None = None) -> list[dict]:
+    """Whole runs of :func:`handreid.engine.fit` (train + 10-repeat evaluation), 1 and N at a time.
+
+    The issue-6 target: GPA-Net, 60 epochs on one 11k sub-dataset (``scale="11k"``) in under
+    60 s wall. A first one-epoch run builds the image caches (``cache_build_s``), so the timed
+    runs start warm. For each N in ``runs``, N runs start together on ``device`` (each its own
+    process, ``cpu_count / N`` threads); ``speedup`` is their joint images/s over one run's.
+    """
+    from .data import load_split
+    from .data.synthetic import write_11k
+
+    options = {"hp": 3, "vp": 1} if options is None and method == "gpanet" else (options or {})
+    rows: list[dict] = []
+    old_cache = os.environ.get("HANDREID_CACHE")
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["HANDREID_CACHE"] = str(Path(tmp) / "cache")  # inherited by the workers
+        try:
+            root = write_11k(Path(tmp) / "data", seed=0, **FIT_SCALES[scale])
+            n_train = len(load_split("11k-dr", root=root, repeat=0, seed=0).train)
+            base = {"dataset": "11k-dr", "method": method, "method_options": options, "profile": "paper",
+                    "data_root": str(root), "pretrained": False, "image_size": size, "device": device}
+            cpus = os.cpu_count() or 1
+            t0 = time.perf_counter()
+            _concurrent_fits([{**base, "epochs": 1, "out_dir": str(Path(tmp) / "warm")}], cpus)
+            cache_s = time.perf_counter() - t0
+            single = None
+            for n in sorted(set(runs) | {1}):  # one run alone first: the reference
+                res = _concurrent_fits([{**base, "epochs": epochs, "out_dir": str(Path(tmp) / f"n{n}-{i}")}
+                                        for i in range(n)], max(1, cpus // n))
+                wall = max(r["wall_s"] for r in res)
+                ips = n * epochs * n_train / wall
+                single = single or ips
+                row = {"bench": "fit", "method": method, "scale": scale, "runs": n, "epochs": epochs,
+                       "size": size, "train_images": n_train, "device": device, "cache_build_s": cache_s,
+                       "wall_s": wall, "train_s": max(r["train_s"] for r in res), "images_per_s": ips,
+                       "peak_gpu_gb": max(r["peak_gpu_gb"] for r in res),
+                       "rank1": float(np.mean([r["rank1"] for r in res])), "speedup": ips / single}
+                rows.append(row)
+        finally:
+            if old_cache is None:
+                os.environ.pop("HANDREID_CACHE", None)
+            else:
+                os.environ["HANDREID_CACHE"] = old_cache
+    return rows
+
+
 def machine() -> str:
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
     return f"{platform.machine()}, {os.cpu_count()} CPUs, {gpu}, torch {torch.__version__}"
@@ -198,12 +302,23 @@ def _print(row: dict) -> None:
     print(items, flush=True)
 
 
+def _run_counts(text: str) -> tuple[int, ...]:
+    try:
+        runs = tuple(int(n) for n in text.split(","))
+    except ValueError:
+        runs = ()
+    if not runs or min(runs) < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected positive numbers of runs separated by commas, e.g. 1,2,4; got {text!r}")
+    return runs
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m handreid.bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--scale", choices=tuple(SCALES), default="small", help="evaluation size")
-    p.add_argument("--only", choices=("eval", "data", "train"), action="append",
-                   help="run only these benchmarks (repeatable)")
+    p.add_argument("--only", choices=("eval", "data", "train", "fit"), action="append",
+                   help="run only these benchmarks (repeatable); fit runs only when named")
     p.add_argument("--device", default="cpu")
     p.add_argument("--no-reference", action="store_true", help="skip the slow reference evaluation")
     p.add_argument("--train-size", type=int, default=64)
@@ -213,6 +328,11 @@ def main(argv=None) -> int:
     p.add_argument("--compile", action="store_true")
     p.add_argument("--peak-tflops", type=float, default=None, help="device peak, to report MFU")
     p.add_argument("--data-images", type=int, default=32)
+    p.add_argument("--fit-scale", choices=tuple(FIT_SCALES), default="small",
+                   help="fit: synthetic 11k size ('11k': a D-r sub-dataset of the real size)")
+    p.add_argument("--fit-epochs", type=int, default=2)
+    p.add_argument("--fit-runs", type=_run_counts, default=(1, 2),
+                   help="fit: numbers of concurrent runs, e.g. 1,2,4,8")
     a = p.parse_args(argv)
     only = set(a.only or ("eval", "data", "train"))
     print(f"# handreid bench on {machine()}", flush=True)
@@ -225,6 +345,9 @@ def main(argv=None) -> int:
                            a.peak_tflops, hp=3, vp=1))
         _print(bench_train("laganet", a.laga_size or a.train_size, a.train_batch, a.train_steps, a.device,
                            a.compile, a.peak_tflops))
+    if "fit" in (a.only or ()):
+        for row in bench_fit(a.fit_scale, a.fit_runs, a.fit_epochs, a.train_size, a.device):
+            _print(row)
     return 0
 
 

@@ -36,3 +36,42 @@ def write_json(path: str | Path, obj: Any) -> Path:
 def read_json(path: str | Path) -> Any:
     with open(path, encoding="utf-8") as f:
         return json.load(f)
+
+
+class BackgroundWriter:
+    """Runs writes one at a time in a background thread, so training need not wait on the disk.
+
+    ``submit(fn)`` first waits for the previous write (so writes land in order and at most one
+    is pending), then starts ``fn`` in the background. An error in a write is raised by the next
+    ``submit`` or by ``wait``. Use as a context manager: leaving it waits for the last write.
+    """
+
+    def __init__(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="handreid-writer")
+        self._pending = None
+
+    def submit(self, fn: Callable[[], Any]) -> None:
+        self.wait()
+        self._pending = self._pool.submit(fn)
+
+    def wait(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def __enter__(self) -> "BackgroundWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                self.wait()
+            else:  # already failing: finish the last write, but raise the original error
+                try:
+                    self.wait()
+                except Exception as e:
+                    exc.add_note(f"a background write failed too: {e!r}")
+        finally:
+            self._pool.shutdown(wait=True)

@@ -126,7 +126,7 @@ def batch_hard_triplet(
     d_pos = dist.masked_fill(~pos_mask, float("-inf")).amax(dim=1)
     d_neg = dist.masked_fill(~neg_mask, float("inf")).amin(dim=1)
     valid = pos_mask.any(dim=1) & neg_mask.any(dim=1)
-    if not bool(valid.any()):
-        return embeddings.float().sum() * 0.0
-    losses = F.relu(margin + d_pos[valid] - d_neg[valid])
-    return losses.mean() if reduction == "mean" else losses.sum()
+    # Masked, not indexed: no shape depends on the data, so the GPU never waits for the host.
+    losses = torch.where(valid, F.relu(margin + d_pos - d_neg), 0.0)
+    total = losses.sum()
+    return total / valid.sum().clamp_min(1) if reduction == "mean" else total

@@ -1,9 +1,14 @@
 """The benchmarks run at small scale and print their ratios; the reference agrees with the fast path."""
 
+import os
+import tempfile
+
 import numpy as np
 import pytest
 
 from handreid import bench
+from handreid.data import load_split
+from handreid.data.synthetic import write_11k
 from handreid.metrics import evaluate_features
 
 
@@ -30,3 +35,23 @@ def test_bench_command_prints_ratios(capsys):
 def test_train_bench_reports_flop_utilisation():
     row = bench.bench_train("resnet50", size=32, batch=2, steps=1, peak_tflops=1.0)
     assert row["fp32_mfu"] == row["fp32_tflops"] and row["train_gflop_per_image"] > 0
+
+
+def test_fit_bench_times_one_run_then_concurrent_runs(capsys, monkeypatch):
+    monkeypatch.setenv("HANDREID_CACHE", "/nonexistent/left/alone")
+    assert bench.main(["--only", "fit", "--train-size", "32", "--fit-epochs", "1", "--fit-runs", "2"]) == 0
+    lines = [l for l in capsys.readouterr().out.splitlines() if l.startswith("bench=fit")]
+    rows = [dict(kv.split("=", 1) for kv in l.split(", ")) for l in lines]
+    assert [r["runs"] for r in rows] == ["1", "2"]  # the single run is always measured, as the reference
+    assert rows[0]["speedup"] == "1" and float(rows[1]["speedup"]) > 0
+    with tempfile.TemporaryDirectory() as tmp:
+        root = write_11k(tmp, seed=0, **bench.FIT_SCALES["small"])
+        assert rows[0]["train_images"] == str(len(load_split("11k-dr", root=root, repeat=0, seed=0).train))
+    assert all(0 <= float(r["rank1"]) <= 100 and float(r["wall_s"]) >= float(r["train_s"]) > 0 for r in rows)
+    assert os.environ["HANDREID_CACHE"] == "/nonexistent/left/alone"  # restored after the bench
+
+
+def test_fit_bench_rejects_a_bad_run_count(capsys):
+    with pytest.raises(SystemExit):
+        bench.main(["--only", "fit", "--fit-runs", "1,0"])
+    assert "expected positive numbers of runs separated by commas, e.g. 1,2,4; got '1,0'" in capsys.readouterr().err

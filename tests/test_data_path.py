@@ -10,7 +10,7 @@ from PIL import Image
 
 from handreid.data.augment import (IMAGENET_MEAN, IMAGENET_STD, Augment, augment_batch, color_jitter,
                                    normalize, random_crop, random_erasing, random_flip, to_float)
-from handreid.data.cache import ImageCache, ImageDecodeError
+from handreid.data.cache import ImageCache, ImageDecodeError, stage
 from handreid.data.sampler import pk_batches, random_batches
 
 
@@ -122,3 +122,19 @@ def test_pk_batches_have_p_identities_of_k_images():
     assert seen == set(range(len(labels)))
     with pytest.raises(ValueError, match="needs at least P=8 identities"):
         pk_batches(labels, p=8, k=4, g=torch.Generator())
+
+
+def test_stage_copies_the_cache_to_the_device_only_when_it_fits(tmp_path, monkeypatch):
+    paths = _write_images(tmp_path, n=7)
+    cache = ImageCache(paths, (16, 20), cache_dir=tmp_path / "cache")
+    assert stage(cache.array, "cpu") is cache.array  # a CPU trains from the memory map
+    staged = stage(cache.array, "cpu", force=True)
+    assert isinstance(staged, torch.Tensor) and staged.dtype == torch.uint8
+    assert np.array_equal(staged.numpy(), cache.array)
+    idx = np.array([6, 0, 3])
+    assert np.array_equal(staged[torch.from_numpy(idx)].numpy(), cache.array[idx])
+
+    # A GPU whose free memory is short of 4x the images keeps the memory map.
+    nbytes = cache.array.nbytes
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (4 * nbytes - 1, 10 * nbytes))
+    assert stage(cache.array, "cuda") is cache.array

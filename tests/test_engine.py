@@ -112,3 +112,50 @@ def test_every_model_family_trains_with_its_recipe(data_root, tmp_path, method, 
                    epochs=1, batch_size=8, eval_repeats=1), progress=False)
     assert rec.finished and rec.history["loss"].notna().all()
     assert 0 <= rec.summary()["rank1_mean"] <= 100
+
+
+def test_images_staged_on_the_device_train_exactly_like_the_memory_map(data_root, tmp_path, monkeypatch):
+    from handreid.data.cache import stage
+
+    mapped = fit(_cfg(data_root, tmp_path / "mapped", epochs=1, eval_repeats=1), progress=False)
+    staged_arrays = []
+
+    def forced(array, device, **kw):
+        out = stage(array, device, force=True)
+        staged_arrays.append(out)
+        return out
+
+    monkeypatch.setattr(train_module, "stage", forced)
+    staged = fit(_cfg(data_root, tmp_path / "staged", epochs=1, eval_repeats=1), progress=False)
+    assert len(staged_arrays) == 1 and isinstance(staged_arrays[0], torch.Tensor)
+    a, b = _state(mapped.run_dir), _state(staged.run_dir)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert staged.history[["loss", "train_acc", "val_acc"]].equals(mapped.history[["loss", "train_acc", "val_acc"]])
+
+
+def test_a_loss_that_turns_nan_mid_run_names_the_step_and_keeps_the_last_good_checkpoint(
+        data_root, tmp_path, monkeypatch):
+    real = train_module.make_loss
+    calls = []
+
+    def late_nan(recipe):
+        loss = real(recipe)
+
+        def f(out, y):
+            calls.append(1)
+            value = loss(out, y)
+            return value * float("nan") if len(calls) == steps_per_epoch + 2 else value
+        return f
+
+    cfg = _cfg(data_root, tmp_path, method="resnet50", method_options={}, epochs=3, batch_size=4)
+    n_train = len(load_split("11k-dr", root=data_root, repeat=0, seed=0).train)
+    steps_per_epoch = n_train // 4  # full batches only
+    assert steps_per_epoch >= 2
+    monkeypatch.setattr(train_module, "make_loss", late_nan)
+    with pytest.raises(TrainingDiverged, match=r"loss is nan at epoch 2, step 2 .*checkpoint of epoch 1 is kept"):
+        fit(cfg, progress=False)
+    run_dir = cfg.runs_root / cfg.run_id()
+    state = torch.load(run_dir / "checkpoint.pt", weights_only=False)
+    assert state["epoch"] == 0 and [r["epoch"] for r in state["history"]] == [1]
+    assert all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())
+    assert not (run_dir / "metrics.json").exists()

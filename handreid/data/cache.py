@@ -126,3 +126,32 @@ class ImageCache:
         """The cached images of ``paths`` as one (N, H, W, 3) uint8 array."""
         idx = np.fromiter((self.index[Path(p)] for p in paths), dtype=np.int64)
         return np.asarray(self.array[idx])
+
+
+# Share of the device's free memory the training images may take when staged there.
+STAGE_FRACTION = 0.25
+
+
+def stage(array: np.ndarray, device, fraction: float = STAGE_FRACTION, force: bool = False):
+    """The cached images as one uint8 tensor on ``device`` when they fit, else ``array`` unchanged.
+
+    On a GPU, a training set that takes at most ``fraction`` of the free memory
+    (11k at 384x384: 0.5 GB of 141 GB) is copied there once, so every batch is
+    gathered on the device and no image crosses the bus again. On a CPU the
+    memory map is already the fastest source (``force`` stages anyway, for tests).
+    Both sources give the same batches: indexing either yields the same uint8 values.
+    """
+    import torch
+
+    device = torch.device(device)
+    if not force:
+        if device.type != "cuda":
+            return array
+        free, _ = torch.cuda.mem_get_info(device)
+        if array.nbytes > fraction * free:
+            return array
+    out = torch.empty(array.shape, dtype=torch.uint8, device=device)
+    step = max(1, (256 << 20) // max(1, array[0].nbytes if len(array) else 1))
+    for s in range(0, len(array), step):  # in slices: a memory map is never read whole into RAM
+        out[s:s + step].copy_(torch.from_numpy(np.array(array[s:s + step])))  # a writable copy
+    return out

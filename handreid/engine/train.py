@@ -5,10 +5,17 @@ generator seeded by (seed, e), and the checkpoint written after every epoch
 keeps the model, optimiser and RNG states, so an interrupted run resumes where
 it stopped and ends where an uninterrupted one would. A finished run (its
 ``metrics.json`` exists) is returned without training again.
+
+Speed (DESIGN §5): batches come from the decode-once cache, staged in GPU memory
+when it fits; augmentations run on the device; on CUDA the model runs in bf16
+autocast and channels_last with cuDNN autotuning; loss and accuracy are summed on
+the device, so no step waits for the GPU; checkpoints are written in the background
+while the next epoch trains.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import math
 import platform
@@ -23,9 +30,9 @@ import torch
 from .. import __version__
 from ..data import load_split
 from ..data.augment import augment_batch, normalize, to_float
-from ..data.cache import ImageCache
+from ..data.cache import ImageCache, stage
 from ..data.sampler import pk_batches, random_batches
-from ..io import atomic_write, write_json, write_text
+from ..io import BackgroundWriter, atomic_write, write_json, write_text
 from ..losses import GPANetLoss, batch_hard_triplet, label_smoothed_cross_entropy
 from ..models import build_model
 from ..progress import progress_bar
@@ -120,7 +127,9 @@ def fit(config: RunConfig | dict, progress: bool = True, stop_after: int | None 
 
     header = {"run_id": run_dir.name, "config": cfg.to_dict(), "identity": cfg.identity(),
               "num_classes": split.num_classes, "data_sha": data_sha, "versions": _versions(),
-              "device": str(device)}
+              "device": str(device),
+              # CPU results depend on it (float reduction order): the demo sweep runs 1 per job.
+              "cpu_threads": torch.get_num_threads()}
     ckpt_file = run_dir / records.CHECKPOINT
     history: list[dict] = []
     start = 0
@@ -142,10 +151,13 @@ def fit(config: RunConfig | dict, progress: bool = True, stop_after: int | None 
 
     train_paths = split.image_paths(split.train)
     labels = torch.tensor(split.train["label"].to_numpy(), dtype=torch.long)
-    # Memory-mapped, row i = train_paths[i]: batches are read from the page cache, never decoded.
-    train_images = ImageCache(train_paths, recipe.train_size, progress=progress).array
+    # Row i = train_paths[i]. A memory map on a CPU (batches come from the page cache, never
+    # decoded); on a GPU the whole array is staged in device memory when it fits.
+    train_images = stage(ImageCache(train_paths, recipe.train_size, progress=progress).array, device)
     val_images = ImageCache(split.image_paths(split.val), recipe.image_size).array
     val_labels = torch.tensor(split.val["label"].to_numpy(), dtype=torch.long)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed input size: pick the fastest convolutions once
 
     if progress:
         print(f"[handreid] {run_dir.name}: {cfg.method} on {cfg.dataset} "
@@ -153,51 +165,25 @@ def fit(config: RunConfig | dict, progress: bool = True, stop_after: int | None 
               f"{recipe.epochs} epochs, input {recipe.image_size[0]}x{recipe.image_size[1]}, {device}")
 
     stop_at = recipe.epochs if stop_after is None else min(recipe.epochs, start + stop_after)
-    for epoch in range(start, stop_at):
-        t0 = time.perf_counter()
-        g = epoch_generator(cfg.seed, epoch)
-        if recipe.sampler == "pk":
-            batches = pk_batches(labels.tolist(), recipe.batch_size // recipe.instances,
-                                 recipe.instances, g)
-        else:
-            batches = random_batches(len(labels), recipe.batch_size, g)
-        lr = recipe.lr_at(epoch)
-        set_lr(optimizer, lr)
-        model.train()
-        tot_loss, tot_correct, tot_n = 0.0, 0, 0
-        bar = progress_bar(batches, desc=f"epoch {epoch + 1}/{recipe.epochs}", leave=False,
-                           disable=not progress)
-        for step, idx in enumerate(bar):
-            x = to_float(train_images[idx], device, channels_last=device.type == "cuda")
-            x = augment_batch(x, recipe.augment, g)
-            y = labels[idx].to(device)
-            with autocast(device):
-                out = model(x)
-                loss = loss_fn(out, y)
-            if not torch.isfinite(loss):
-                raise TrainingDiverged(
-                    f"loss is {loss.item()} at epoch {epoch + 1}, step {step + 1} of run {run_dir.name}; "
-                    f"the checkpoint of epoch {epoch} is kept. Lower the learning rate (recipe lr={recipe.lr}) "
-                    "or check the input images.")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            tot_loss += loss.item() * len(idx)
-            tot_correct += int((out.logits[0].argmax(1) == y).sum())
-            tot_n += len(idx)
-        val_acc = _val_accuracy(model, val_images, val_labels, device)
-        row = {"epoch": epoch + 1, "lr": lr, "loss": tot_loss / tot_n,
-               "train_acc": 100.0 * tot_correct / tot_n, "val_acc": val_acc,
-               "seconds": time.perf_counter() - t0}
-        history.append(row)
-        if progress:
-            print(f"epoch {row['epoch']:3d}/{recipe.epochs}  lr {lr:.2e}  loss {row['loss']:.4f}  "
-                  f"train acc {row['train_acc']:5.1f}%  val acc {val_acc:5.1f}%  ({row['seconds']:.1f} s)",
-                  flush=True)
-        _save_checkpoint(ckpt_file, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                                     "torch_rng": torch.get_rng_state(), "epoch": epoch,
-                                     "history": history, "data_sha": data_sha})
-        write_text(run_dir / records.HISTORY, pd.DataFrame(history).to_csv(index=False))
+    with BackgroundWriter() as writer:
+        for epoch in range(start, stop_at):
+            t0 = time.perf_counter()
+            row = _train_epoch(model, optimizer, loss_fn, recipe, train_images, labels, epoch,
+                               cfg.seed, device, progress, run_dir.name)
+            row["val_acc"] = _val_accuracy(model, val_images, val_labels, device)
+            row["seconds"] = time.perf_counter() - t0
+            history.append(row)
+            if progress:
+                print(f"epoch {row['epoch']:3d}/{recipe.epochs}  lr {row['lr']:.2e}  loss {row['loss']:.4f}  "
+                      f"train acc {row['train_acc']:5.1f}%  val acc {row['val_acc']:5.1f}%  "
+                      f"({row['seconds']:.1f} s)", flush=True)
+            # A copy on the CPU now; the disk write overlaps the next epoch.
+            state = _cpu_copy({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                               "torch_rng": torch.get_rng_state(), "epoch": epoch,
+                               "history": history, "data_sha": data_sha})
+            table = pd.DataFrame(history).to_csv(index=False)
+            writer.submit(lambda state=state, table=table: (
+                _save_checkpoint(ckpt_file, state), write_text(run_dir / records.HISTORY, table)))
 
     if stop_at < recipe.epochs:
         return records.load_run(run_dir)
@@ -215,6 +201,72 @@ def fit(config: RunConfig | dict, progress: bool = True, stop_after: int | None 
         print(f"[handreid] {run_dir.name}: rank-1 {s['rank1_mean']:.2f} +- {s['rank1_std']:.2f}  "
               f"mAP {s['mAP_mean']:.2f} +- {s['mAP_std']:.2f}  ({len(rows)} repeats)")
     return records.load_run(run_dir)
+
+
+def _train_epoch(model, optimizer, loss_fn, recipe: Recipe, images, labels: torch.Tensor, epoch: int,
+                 seed: int, device: torch.device, progress: bool, run_name: str) -> dict:
+    """One epoch; its batch order and augmentations come from the generator of (seed, epoch).
+
+    Loss, accuracy and the non-finite guard are accumulated on the device and read once at
+    the end of the epoch: no step waits for the GPU.
+    """
+    g = epoch_generator(seed, epoch)
+    if recipe.sampler == "pk":
+        batches = pk_batches(labels.tolist(), recipe.batch_size // recipe.instances, recipe.instances, g)
+    else:
+        batches = random_batches(len(labels), recipe.batch_size, g)
+    order = torch.tensor(batches, dtype=torch.long)  # (steps, batch): batches are all full
+    on_device = isinstance(images, torch.Tensor)
+    if on_device:
+        order = order.to(device, non_blocking=True)
+    y_all = labels.to(device)
+    lr = recipe.lr_at(epoch)
+    set_lr(optimizer, lr)
+    model.train()
+    zero = torch.zeros((), device=device)
+    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+    correct = torch.zeros((), dtype=torch.long, device=device)
+    bad_step = torch.full((), -1, dtype=torch.long, device=device)  # first non-finite step
+    bad_loss = zero.clone()
+    cl = device.type == "cuda"
+    bar = progress_bar(range(len(order)), desc=f"epoch {epoch + 1}/{recipe.epochs}", leave=False,
+                       disable=not progress)
+    for step in bar:
+        idx = order[step]
+        x = to_float(images[idx] if on_device else images[idx.numpy()], device, channels_last=cl)
+        x = augment_batch(x, recipe.augment, g)
+        y = y_all[idx.to(device)]
+        with autocast(device):
+            out = model(x)
+            loss = loss_fn(out, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        loss = loss.detach().float()
+        first = (bad_step < 0) & ~torch.isfinite(loss)
+        bad_step = torch.where(first, step, bad_step)
+        bad_loss = torch.where(first, loss, bad_loss)
+        loss_sum += loss.double() * len(idx)
+        correct += (out.logits[0].detach().argmax(1) == y).sum()
+    if int(bad_step) >= 0:  # raised before this epoch's checkpoint: the last good one is kept
+        raise TrainingDiverged(
+            f"loss is {float(bad_loss)} at epoch {epoch + 1}, step {int(bad_step) + 1} of run {run_name}; "
+            f"the checkpoint of epoch {epoch} is kept. Lower the learning rate (recipe lr={recipe.lr}) "
+            "or check the input images.")
+    n = order.numel()
+    return {"epoch": epoch + 1, "lr": lr, "loss": float(loss_sum) / n,
+            "train_acc": 100.0 * int(correct) / n}
+
+
+def _cpu_copy(obj):
+    """``obj`` with every tensor copied to the CPU (a snapshot training cannot change)."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().to("cpu", copy=True)
+    if isinstance(obj, dict):
+        return {k: _cpu_copy(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_cpu_copy(v) for v in obj)
+    return copy.deepcopy(obj)
 
 
 @torch.no_grad()

@@ -75,7 +75,6 @@ the input's dtype.
 
 from __future__ import annotations
 
-import functools
 import math
 
 import torch
@@ -135,7 +134,6 @@ def reindex_matrix(height: int, width: int, axis: str = "height") -> Tensor:
     return reindex_tensor(n).reshape(n * n, 2 * n - 1)
 
 
-@functools.lru_cache(maxsize=64)
 def _reindex_cpu(n: int, max_len: int) -> tuple[Tensor, Tensor]:
     """(I, rows): I = reindex_matrix for an axis of n positions ((n*n, 2n-1) one-hot) and the rows
     of a (2*max_len - 1)-row table holding the shifts -(n-1) .. n-1 (clipped)."""
@@ -251,6 +249,9 @@ class SpatialAttentionRPE(nn.Module):
 
     # -- Eq. (4)-(5)
     def _reindex(self, n: int, max_len: int, device: torch.device) -> tuple[Tensor, Tensor]:
+        if torch.compiler.is_compiling():  # traced as constants; a cache write would force recompiles
+            onehot, rows = _reindex_cpu(n, max_len)
+            return onehot.to(device), rows.to(device)
         key = (n, max_len, str(device))
         if key not in self._index_cache:
             onehot, rows = _reindex_cpu(n, max_len)
