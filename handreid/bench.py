@@ -230,16 +230,30 @@ def _fit_worker(params: dict, threads: int, barrier, queue) -> None:
 
 def _concurrent_fits(params: list[dict], threads: int) -> list[dict]:
     import multiprocessing as mp
+    from queue import Empty
 
     ctx = mp.get_context("spawn")
     barrier, queue = ctx.Barrier(len(params)), ctx.Queue()
     procs = [ctx.Process(target=_fit_worker, args=(p, threads, barrier, queue)) for p in params]
     for proc in procs:
         proc.start()
-    results = [queue.get(timeout=3600) for _ in procs]
-    for proc in procs:
-        proc.join()
-    errors = [r["error"] for r in results if "error" in r]
+    results: list[dict] = []
+    try:
+        while len(results) < len(procs):
+            try:
+                results.append(queue.get(timeout=5))
+            except Empty:  # a worker killed outright (out of memory, say) never reports
+                dead = [p.exitcode for p in procs if p.exitcode not in (None, 0)]
+                if dead:
+                    raise RuntimeError(f"a benchmark run died with exit code {dead[0]} "
+                                       f"({len(params)} runs at once)") from None
+    finally:
+        for proc in procs:
+            if proc.is_alive() and len(results) < len(procs):
+                proc.terminate()
+            proc.join()
+    # The cause first: the other runs only report the barrier it broke.
+    errors = sorted((r["error"] for r in results if "error" in r), key=lambda e: e.startswith("BrokenBarrier"))
     if errors:
         raise RuntimeError(f"a benchmark run failed:\n{errors[0]}")
     return results

@@ -55,3 +55,8 @@ def test_fit_bench_rejects_a_bad_run_count(capsys):
     with pytest.raises(SystemExit):
         bench.main(["--only", "fit", "--fit-runs", "1,0"])
     assert "expected positive numbers of runs separated by commas, e.g. 1,2,4; got '1,0'" in capsys.readouterr().err
+
+
+def test_a_failing_benchmark_run_raises_its_error_in_the_parent():
+    with pytest.raises(RuntimeError, match=r"a benchmark run failed:\n.*dataset.*'11k-xx'"):
+        bench._concurrent_fits([{"dataset": "11k-xx"}, {"dataset": "11k-dr", "device": "cpu"}], 1)

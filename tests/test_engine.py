@@ -135,10 +135,14 @@ def test_images_staged_on_the_device_train_exactly_like_the_memory_map(data_root
 
 def test_a_loss_that_turns_nan_mid_run_names_the_step_and_keeps_the_last_good_checkpoint(
         data_root, tmp_path, monkeypatch):
+    cfg = _cfg(data_root, tmp_path, method="resnet50", method_options={}, epochs=3, batch_size=4)
+    n_train = len(load_split("11k-dr", root=data_root, repeat=0, seed=0).train)
+    steps_per_epoch = n_train // 4  # full batches only
+    assert steps_per_epoch >= 2
     real = train_module.make_loss
     calls = []
 
-    def late_nan(recipe):
+    def late_nan(recipe):  # NaN at the second step of the second epoch
         loss = real(recipe)
 
         def f(out, y):
@@ -147,10 +151,6 @@ def test_a_loss_that_turns_nan_mid_run_names_the_step_and_keeps_the_last_good_ch
             return value * float("nan") if len(calls) == steps_per_epoch + 2 else value
         return f
 
-    cfg = _cfg(data_root, tmp_path, method="resnet50", method_options={}, epochs=3, batch_size=4)
-    n_train = len(load_split("11k-dr", root=data_root, repeat=0, seed=0).train)
-    steps_per_epoch = n_train // 4  # full batches only
-    assert steps_per_epoch >= 2
     monkeypatch.setattr(train_module, "make_loss", late_nan)
     with pytest.raises(TrainingDiverged, match=r"loss is nan at epoch 2, step 2 .*checkpoint of epoch 1 is kept"):
         fit(cfg, progress=False)

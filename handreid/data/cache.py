@@ -151,7 +151,8 @@ def stage(array: np.ndarray, device, fraction: float = STAGE_FRACTION, force: bo
         if array.nbytes > fraction * free:
             return array
     out = torch.empty(array.shape, dtype=torch.uint8, device=device)
-    step = max(1, (256 << 20) // max(1, array[0].nbytes if len(array) else 1))
+    per_image = max(1, array[0].nbytes) if len(array) else 1
+    step = max(1, (256 << 20) // per_image)  # about 256 MB per slice
     for s in range(0, len(array), step):  # in slices: a memory map is never read whole into RAM
         out[s:s + step].copy_(torch.from_numpy(np.array(array[s:s + step])))  # a writable copy
     return out

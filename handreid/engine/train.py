@@ -223,11 +223,10 @@ def _train_epoch(model, optimizer, loss_fn, recipe: Recipe, images, labels: torc
     lr = recipe.lr_at(epoch)
     set_lr(optimizer, lr)
     model.train()
-    zero = torch.zeros((), device=device)
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
     correct = torch.zeros((), dtype=torch.long, device=device)
     bad_step = torch.full((), -1, dtype=torch.long, device=device)  # first non-finite step
-    bad_loss = zero.clone()
+    bad_loss = torch.zeros((), device=device)
     cl = device.type == "cuda"
     bar = progress_bar(range(len(order)), desc=f"epoch {epoch + 1}/{recipe.epochs}", leave=False,
                        disable=not progress)
