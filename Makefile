@@ -7,7 +7,7 @@ DATA_ROOT ?=
 DEVICE   ?= auto
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 
-.PHONY: setup reproduce test lab clean-cache
+.PHONY: setup reproduce test lab gpu-check clean-cache
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,15 @@ test: setup
 ## lab: JupyterLab on the notebooks
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks
+
+## gpu-check: every CUDA path and GPU benchmark in one command (BENCHMARKS.md, "GPU check"); needs no venv:
+##   any python with torch runs the tree (PYTHONPATH=.). GPU_CHECK_OUT=results/gpu-check  GPU_CHECK_ARGS=
+##   e.g. make gpu-check DEVICE=cpu GPU_CHECK_ARGS='--scale tiny' GPU_CHECK_OUT=/tmp/gpu-check
+GPU_CHECK_OUT  ?= results/gpu-check
+GPU_CHECK_ARGS ?=
+gpu-check:
+	PYTHONPATH=.$${PYTHONPATH:+:$$PYTHONPATH} $(if $(wildcard $(PY)),$(PY),$(PYTHON)) -m handreid.gpucheck \
+	    --device $(if $(filter auto,$(DEVICE)),cuda,$(DEVICE)) --out $(GPU_CHECK_OUT) $(GPU_CHECK_ARGS)
 
 clean-cache:
 	rm -rf .cache

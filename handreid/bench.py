@@ -102,25 +102,30 @@ def bench_eval(scale: str = "small", device: str = "cpu", with_reference: bool =
     return out
 
 
+def write_jpegs(folder: Path, num_images: int, source=(1200, 1600)) -> list[Path]:
+    """``num_images`` distinct JPEGs of ``source = (H, W)`` (photo-like: smooth, quality 90)."""
+    from PIL import Image
+
+    base = np.random.default_rng(0).integers(0, 255, (source[0] // 8, source[1] // 8, 3), dtype=np.uint8)
+    paths = []
+    for i in range(num_images):
+        p = Path(folder) / f"Hand_{i:07d}.jpg"
+        img = Image.fromarray(np.roll(base, i, axis=1)).resize((source[1], source[0]), Image.BILINEAR)
+        img.save(p, quality=90)
+        paths.append(p)
+    return paths
+
+
 def bench_data(num_images: int = 64, size: tuple[int, int] = (384, 384), source=(1200, 1600),
                batch: int = 20, device: str = "cpu") -> dict:
     """Cold (decode + resize every image) against warm (a batch from the cache); augmentation apart."""
-    from PIL import Image
-
     from .data.augment import Augment, augment_batch, to_float
     from .data.cache import ImageCache, decode_resized
 
-    rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:
-        paths = []
-        base = rng.integers(0, 255, (source[0] // 8, source[1] // 8, 3), dtype=np.uint8)
-        for i in range(num_images):
-            p = Path(tmp) / f"Hand_{i:07d}.jpg"
-            img = Image.fromarray(np.roll(base, i, axis=1)).resize((source[1], source[0]), Image.BILINEAR)
-            img.save(p, quality=90)
-            paths.append(p)
+        paths = write_jpegs(Path(tmp), num_images, source)
         t_cold, _ = _timeit(lambda: [decode_resized(p, size) for p in paths])
-        t_build, cache = _timeit(lambda: ImageCache(paths, size, cache_dir=Path(tmp) / "cache"))
+        t_build, cache = _timeit(lambda: ImageCache(paths, size, cache_dir=Path(tmp) / "cache", decoder="cpu"))
         g = torch.Generator().manual_seed(0)
         dev = torch.device(device)
         batches = [paths[s:s + batch] for s in range(0, num_images, batch)]
@@ -132,13 +137,19 @@ def bench_data(num_images: int = 64, size: tuple[int, int] = (384, 384), source=
             "device": device, "speedup": t_cold / t_warm}
 
 
+TRAIN_VARIANTS = {"fp32": (False, False, False), "bf16+channels_last": (True, True, False),
+                  "bf16+channels_last+compile": (True, True, True)}
+
+
 def bench_train(method: str = "gpanet", size: int = 64, batch: int = 8, steps: int = 3,
                 device: str = "cpu", compile: bool = False, peak_tflops: float | None = None,
-                **options) -> dict:
+                variants: tuple[str, ...] | None = None, **options) -> dict:
     """Training images/s: fp32 against bf16 autocast + channels_last (+ torch.compile).
 
     With ``peak_tflops`` (the device's dense bf16 peak, e.g. about 790 for an H200 as measured
     here, 989 on its data sheet) the model FLOP utilisation of each variant is reported too.
+    ``variants`` (names of ``TRAIN_VARIANTS``) measures only those; the default is the first two,
+    and the third with ``compile``.
     """
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -147,12 +158,12 @@ def bench_train(method: str = "gpanet", size: int = 64, batch: int = 8, steps: i
     dev = torch.device(device)
     x = torch.randn(batch, 3, size, size, device=dev)
     y = torch.arange(batch, device=dev) % 10
-    variants = [("fp32", False, False, False), ("bf16+channels_last", True, True, False)]
-    if compile:
-        variants.append(("bf16+channels_last+compile", True, True, True))
+    if variants is None:
+        variants = tuple(TRAIN_VARIANTS)[:3 if compile else 2]
     out = {"bench": "train", "method": method, "size": size, "batch": batch, "device": device}
     flops = None
-    for name, bf16, cl, comp in variants:
+    for name in variants:
+        bf16, cl, comp = TRAIN_VARIANTS[name]
         torch.manual_seed(0)
         model = build_model(method, num_classes=10, **options).to(dev).train()
         xin = x
@@ -192,7 +203,8 @@ def bench_train(method: str = "gpanet", size: int = 64, batch: int = 8, steps: i
         if peak_tflops:
             out[f"{name}_mfu"] = out[f"{name}_tflops"] / peak_tflops
     out["train_gflop_per_image"] = flops / batch / 1e9
-    out["speedup"] = out["bf16+channels_last_images_per_s"] / out["fp32_images_per_s"]
+    if {"fp32", "bf16+channels_last"} <= set(variants):
+        out["speedup"] = out["bf16+channels_last_images_per_s"] / out["fp32_images_per_s"]
     return out
 
 
@@ -220,6 +232,7 @@ def _fit_worker(params: dict, threads: int, barrier, queue) -> None:
         rec = fit(cfg, progress=False)
         wall = time.perf_counter() - t0
         queue.put({"wall_s": wall, "train_s": float(rec.history["seconds"].sum()),
+                   "epoch_s": rec.history["seconds"].tolist(),
                    "rank1": rec.summary()["rank1_mean"],
                    "peak_gpu_gb": torch.cuda.max_memory_allocated() / 2**30 if cuda else 0.0})
     except BaseException as e:  # noqa: BLE001 - reported to the parent, which raises it
@@ -259,6 +272,29 @@ def _concurrent_fits(params: list[dict], threads: int) -> list[dict]:
     return results
 
 
+def fit_params(root: Path, method: str = "gpanet", size: int = 384, device: str = "cpu",
+               options: dict | None = None) -> dict:
+    """``make_config`` parameters of a from-scratch ``paper``-profile run on the 11k D-r at ``root``."""
+    options = {"hp": 3, "vp": 1} if options is None and method == "gpanet" else (options or {})
+    return {"dataset": "11k-dr", "method": method, "method_options": options, "profile": "paper",
+            "data_root": str(root), "pretrained": False, "image_size": size, "device": device}
+
+
+def time_fits(base: dict, n: int, epochs: int, out: Path) -> dict:
+    """``n`` runs of ``base`` for ``epochs`` started together (``cpu_count / n`` threads each)."""
+    from .data import load_split
+
+    n_train = len(load_split(base["dataset"], root=base["data_root"], repeat=0, seed=0).train)
+    res = _concurrent_fits([{**base, "epochs": epochs, "out_dir": str(Path(out) / f"n{n}-e{epochs}-{i}")}
+                            for i in range(n)], max(1, (os.cpu_count() or 1) // n))
+    wall = max(r["wall_s"] for r in res)
+    return {"runs": n, "epochs": epochs, "size": base["image_size"], "train_images": n_train,
+            "device": base["device"], "wall_s": wall, "train_s": max(r["train_s"] for r in res),
+            "images_per_s": n * epochs * n_train / wall, "peak_gpu_gb": max(r["peak_gpu_gb"] for r in res),
+            "rank1": float(np.mean([r["rank1"] for r in res])),
+            "epoch_s": float(np.median([s for r in res for s in r["epoch_s"][1:] or r["epoch_s"]]))}
+
+
 def bench_fit(scale: str = "small", runs: tuple[int, ...] = (1, 2), epochs: int = 60, size: int = 384,
               device: str = "cpu", method: str = "gpanet", options: dict | None = None) -> list[dict]:
     """Whole runs of :func:`handreid.engine.fit` (train + 10-repeat evaluation), 1 and N at a time.
@@ -268,36 +304,24 @@ def bench_fit(scale: str = "small", runs: tuple[int, ...] = (1, 2), epochs: int 
     runs start warm. For each N in ``runs``, N runs start together on ``device`` (each its own
     process, ``cpu_count / N`` threads); ``speedup`` is their joint images/s over one run's.
     """
-    from .data import load_split
     from .data.synthetic import write_11k
 
-    options = {"hp": 3, "vp": 1} if options is None and method == "gpanet" else (options or {})
     rows: list[dict] = []
     old_cache = os.environ.get("HANDREID_CACHE")
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["HANDREID_CACHE"] = str(Path(tmp) / "cache")  # inherited by the workers
         try:
             root = write_11k(Path(tmp) / "data", seed=0, **FIT_SCALES[scale])
-            n_train = len(load_split("11k-dr", root=root, repeat=0, seed=0).train)
-            base = {"dataset": "11k-dr", "method": method, "method_options": options, "profile": "paper",
-                    "data_root": str(root), "pretrained": False, "image_size": size, "device": device}
-            cpus = os.cpu_count() or 1
+            base = fit_params(root, method, size, device, options)
             t0 = time.perf_counter()
-            _concurrent_fits([{**base, "epochs": 1, "out_dir": str(Path(tmp) / "warm")}], cpus)
+            _concurrent_fits([{**base, "epochs": 1, "out_dir": str(Path(tmp) / "warm")}], os.cpu_count() or 1)
             cache_s = time.perf_counter() - t0
             single = None
             for n in sorted(set(runs) | {1}):  # one run alone first: the reference
-                res = _concurrent_fits([{**base, "epochs": epochs, "out_dir": str(Path(tmp) / f"n{n}-{i}")}
-                                        for i in range(n)], max(1, cpus // n))
-                wall = max(r["wall_s"] for r in res)
-                ips = n * epochs * n_train / wall
-                single = single or ips
-                row = {"bench": "fit", "method": method, "scale": scale, "runs": n, "epochs": epochs,
-                       "size": size, "train_images": n_train, "device": device, "cache_build_s": cache_s,
-                       "wall_s": wall, "train_s": max(r["train_s"] for r in res), "images_per_s": ips,
-                       "peak_gpu_gb": max(r["peak_gpu_gb"] for r in res),
-                       "rank1": float(np.mean([r["rank1"] for r in res])), "speedup": ips / single}
-                rows.append(row)
+                row = time_fits(base, n, epochs, Path(tmp))
+                single = single or row["images_per_s"]
+                rows.append({"bench": "fit", "method": method, "scale": scale, **row, "cache_build_s": cache_s,
+                             "speedup": row["images_per_s"] / single})
         finally:
             if old_cache is None:
                 os.environ.pop("HANDREID_CACHE", None)

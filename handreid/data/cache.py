@@ -5,6 +5,12 @@ into one uint8 array of shape (N, H, W, 3), saved as ``.npy`` and memory-mapped
 afterwards, so training and evaluation never wait on JPEG decoding. The cache
 key covers the resolution and every source file's path, size and
 modification time: touching, replacing or adding an image builds a new cache.
+
+Decoders: PIL on CPU threads (the default, and what every committed result used), or
+``torchvision.io.decode_jpeg`` on the GPU (nvJPEG) with an antialiased bilinear resize
+there. The GPU decoder is used only when CUDA is available and ``python -m handreid.gpucheck``
+measured it no slower on this machine (it records that in ``<cache dir>/decoder.json``); its
+caches have their own key, since its pixels may differ from PIL's by a level or two.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from ..io import atomic_write, write_json
+from ..io import atomic_write, read_json, write_json
 from ..paths import cache_dir as default_cache_dir
 
 
@@ -47,9 +53,62 @@ def decode_resized(path: Path, size: tuple[int, int]) -> np.ndarray:
         ) from None
 
 
-def cache_key(paths: Sequence[Path], size: tuple[int, int]) -> str:
-    """Key over (resolution, each file's path, byte size and mtime)."""
-    h = hashlib.sha256(f"v1|{size[0]}x{size[1]}".encode())
+DECODERS = ("cpu", "cuda")
+#: File in the cache folder where the GPU check records the faster decoder of this machine.
+DECODER_RECORD = "decoder.json"
+
+
+def preferred_decoder(root: str | Path | None = None) -> str:
+    """``"cuda"`` when a GPU is present and ``root/decoder.json`` says its decoder was not slower.
+
+    Anything else (no record, a record for ``"cpu"``, an unreadable record, no CUDA) gives ``"cpu"``.
+    """
+    record = (Path(root) if root is not None else default_cache_dir()) / DECODER_RECORD
+    try:
+        choice = read_json(record).get("decoder") if record.is_file() else None
+    except (OSError, ValueError, AttributeError):
+        choice = None
+    if choice != "cuda":
+        return "cpu"
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def decode_resized_torch(paths: Sequence[Path], size: tuple[int, int], device, out: np.ndarray,
+                         batch: int = 32) -> None:
+    """Decode JPEGs with ``torchvision.io.decode_jpeg`` on ``device`` into ``out`` (N, H, W, 3).
+
+    Resized there with antialiased bilinear interpolation (PIL's filter for downscaling), rounded
+    to uint8. A batch the torchvision decoder refuses (a PNG, say) is decoded by PIL instead.
+    """
+    import torch
+    from torch.nn.functional import interpolate
+    from torchvision.io import ImageReadMode, decode_jpeg
+
+    h, w = size
+    for s in range(0, len(paths), batch):
+        chunk = paths[s:s + batch]
+        data = [torch.frombuffer(bytearray(Path(p).read_bytes()), dtype=torch.uint8) for p in chunk]
+        try:
+            images = decode_jpeg(data, mode=ImageReadMode.RGB, device=device)
+        except RuntimeError:
+            for i, p in enumerate(chunk):
+                out[s + i] = decode_resized(p, size)
+            continue
+        resized = []
+        for img in images:
+            x = img.unsqueeze(0)
+            if tuple(x.shape[-2:]) != (h, w):
+                x = interpolate(x.float(), size=(h, w), mode="bilinear", antialias=True, align_corners=False)
+                x = x.round_().clamp_(0, 255).to(torch.uint8)
+            resized.append(x[0].permute(1, 2, 0))
+        out[s:s + len(chunk)] = torch.stack(resized).cpu().numpy()
+
+
+def cache_key(paths: Sequence[Path], size: tuple[int, int], decoder: str = "cpu") -> str:
+    """Key over (resolution, each file's path, byte size and mtime; the decoder unless PIL's)."""
+    h = hashlib.sha256(f"v1|{size[0]}x{size[1]}".encode() + (b"" if decoder == "cpu" else f"|{decoder}".encode()))
     for p in paths:
         try:
             st = os.stat(p)
@@ -67,19 +126,24 @@ class ImageCache:
 
     ``cache[i]`` is an (H, W, 3) uint8 array; ``cache.index[path]`` gives ``i``.
     ``cache.built`` says whether this instance decoded the images (cold) or
-    found them on disk (warm).
+    found them on disk (warm). ``decoder`` is ``"cpu"`` (PIL), ``"cuda"``
+    (nvJPEG) or None: :func:`preferred_decoder` of the cache folder.
     """
 
     def __init__(self, paths: Sequence[str | Path], size: tuple[int, int],
                  cache_dir: str | Path | None = None, workers: int | None = None,
-                 progress: bool = False):
+                 progress: bool = False, decoder: str | None = None):
         self.paths = [Path(p) for p in paths]
         self.size = (int(size[0]), int(size[1]))
         if len(set(self.paths)) != len(self.paths):
             raise ValueError("ImageCache got duplicate paths; pass each image once")
         self.index = {p: i for i, p in enumerate(self.paths)}
         root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-        self.key = cache_key(self.paths, self.size)
+        self.decoder = preferred_decoder(root) if decoder is None else decoder
+        if self.decoder not in DECODERS:
+            raise ValueError(f"ImageCache decoder={self.decoder!r} is unknown; expected one of "
+                             f"{', '.join(DECODERS)} or None (the machine's preferred one)")
+        self.key = cache_key(self.paths, self.size, self.decoder)
         self.file = root / f"images-{self.size[0]}x{self.size[1]}-{self.key}.npy"
         self.built = False
         if not self.file.exists():
@@ -100,21 +164,25 @@ class ImageCache:
         def one(i: int) -> None:
             out[i] = decode_resized(self.paths[i], self.size)
 
-        with ThreadPoolExecutor(workers) as pool:
-            it = pool.map(one, range(n))
-            if progress:
-                from ..progress import progress_bar
-                it = progress_bar(it, total=n, desc=f"decode {self.size[0]}x{self.size[1]}")
-            for _ in it:
-                pass
+        if self.decoder == "cuda":
+            decode_resized_torch(self.paths, self.size, "cuda", out)
+        else:
+            with ThreadPoolExecutor(workers) as pool:
+                it = pool.map(one, range(n))
+                if progress:
+                    from ..progress import progress_bar
+                    it = progress_bar(it, total=n, desc=f"decode {self.size[0]}x{self.size[1]}")
+                for _ in it:
+                    pass
         def save(tmp: Path) -> None:
             with open(tmp, "wb") as f:
                 np.save(f, out)
 
         atomic_write(self.file, save)
-        write_json(self.file.with_suffix(".json"),
-                   {"size": list(self.size), "count": n,
-                    "first": os.fspath(self.paths[0]) if n else None})
+        meta = {"size": list(self.size), "count": n, "first": os.fspath(self.paths[0]) if n else None}
+        if self.decoder != "cpu":
+            meta["decoder"] = self.decoder
+        write_json(self.file.with_suffix(".json"), meta)
 
     def __len__(self) -> int:
         return len(self.paths)

@@ -142,6 +142,8 @@ def fit(config: RunConfig | dict, progress: bool = True, stop_after: int | None 
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["torch_rng"])
+        if "cuda_rng" in state:  # dropout masks on CUDA come from the device's generator
+            torch.cuda.set_rng_state(state["cuda_rng"], device)
         history = state["history"]
         start = state["epoch"] + 1
         if progress:
@@ -181,6 +183,8 @@ def fit(config: RunConfig | dict, progress: bool = True, stop_after: int | None 
             state = _cpu_copy({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                "torch_rng": torch.get_rng_state(), "epoch": epoch,
                                "history": history, "data_sha": data_sha})
+            if device.type == "cuda":
+                state["cuda_rng"] = torch.cuda.get_rng_state(device)
             table = pd.DataFrame(history).to_csv(index=False)
             writer.submit(lambda state=state, table=table: (
                 _save_checkpoint(ckpt_file, state), write_text(run_dir / records.HISTORY, table)))
