@@ -9,13 +9,17 @@
 
 Tolerances. On a CPU "device" both sides are the same computation: everything must be equal.
 On CUDA the model runs in bf16 autocast: bf16 keeps 8 significant bits (a relative rounding
-error of 2^-9 = 0.2 %) on every convolution and matrix-product input, accumulating in fp32.
-Over ResNet-50's ~50 layers these errors add up like a random walk to about 1 % of a logit,
-so one step's loss agrees to ``STEP_LOSS_REL`` and its gradient points the same way
-(cosine >= ``STEP_GRAD_COS``). Training then amplifies the difference a little each step; over
-2 short epochs (6-10 steps at the demo learning rate) the epoch-mean losses stay within
-``FIT_LOSS_REL``. Rank-1 and mAP of models this little trained come from nearly tied
-distances, so a few of the ~60 queries may rank differently: ``FIT_METRIC_POINTS``.
+error of 2^-9 = 0.2 %) of every convolution and matrix-product input, accumulating in fp32, so
+the forward pass (the loss) agrees to a fraction of a percent: ``STEP_LOSS_REL``. Gradients of
+a network trained from scratch are not compared: at initialisation they are dominated by
+chaotic early-layer terms (CPU fp32 against CPU bf16 autocast, GPA-Net at 64x64: gradient
+cosine 0.18 while the losses agree to 2e-5), so the report shows their cosine without judging
+it. Training then amplifies the rounding a little each step; over 2 short epochs the epoch-mean
+losses stay within ``FIT_LOSS_REL``, and rank-1 / mAP of models this little trained (nearly tied
+distances over ~60 queries) within ``FIT_METRIC_POINTS``. Calibration, CPU fp32 against CPU bf16
+autocast at the ``full`` settings below (2026-11-30, 2-core AMD EPYC with AVX512-BF16): epoch
+losses 0.26 % apart (GPA-Net) and 0.63 % (LAGA-Net), rank-1 and mAP at most 1.8 points; the
+tolerances leave 5-8x room for CUDA's different kernels and summation orders.
 Both run with dropout 0 there, since dropout masks come from the device's own generator,
 which differs between CPU and CUDA. The resume check keeps GPA-Net's dropout (0.5): a resumed
 CUDA run must restore the CUDA generator too. On CUDA this part runs with
@@ -31,10 +35,9 @@ import os
 import warnings
 from pathlib import Path
 
-STEP_LOSS_REL = 2e-2
-STEP_GRAD_COS = 0.99
+STEP_LOSS_REL = 1e-2
 FIT_LOSS_REL = 5e-2
-FIT_METRIC_POINTS = 15.0
+FIT_METRIC_POINTS = 10.0
 RESUME_LOSS_REL = 1e-2
 
 SETTINGS = {  # synthetic 11k (write_11k parameters) and the fits' settings
@@ -160,11 +163,11 @@ def _first_step(rec, method: str, dev, size: int, batch: int) -> None:
     rel = abs(losses[1] - losses[0]) / abs(losses[0])
     cos = float(torch.nn.functional.cosine_similarity(grads[0], grads[1], dim=0))
     exact = not cuda
-    ok = (losses[0] == losses[1] and torch.equal(grads[0], grads[1])) if exact else (
-        rel <= STEP_LOSS_REL and cos >= STEP_GRAD_COS)
+    ok = (losses[0] == losses[1] and torch.equal(grads[0], grads[1])) if exact else rel <= STEP_LOSS_REL
     rec.check(f"{method}: one training step, CPU fp32 vs {dev}{' bf16' if cuda else ''}", ok,
               {"loss_cpu": losses[0], "loss_device": losses[1], "loss_rel_diff": rel, "grad_cosine": cos},
-              "exactly equal" if exact else f"loss within {STEP_LOSS_REL:.0%}, gradient cosine >= {STEP_GRAD_COS}")
+              "loss and gradients exactly equal" if exact else
+              f"loss within {STEP_LOSS_REL:.0%} (gradient cosine shown, not judged: see the module docstring)")
 
 
 def _base(method: str, root: Path, cfg: dict, options: dict) -> dict:
@@ -234,8 +237,7 @@ def correctness(rec, args) -> None:
     rec.result("data", {"dataset": "synthetic 11k-dr", "train_images": len(split.train), "ids": split.num_classes,
                         "query": len(split.query), "gallery": len(split.gallery),
                         "image_size": cfg["image_size"], "batch_size": cfg["batch_size"], "epochs": 2})
-    rec.result("tolerances", {"step_loss_rel": STEP_LOSS_REL, "step_grad_cosine": STEP_GRAD_COS,
-                              "fit_loss_rel": FIT_LOSS_REL, "fit_metric_points": FIT_METRIC_POINTS,
+    rec.result("tolerances", {"step_loss_rel": STEP_LOSS_REL, "fit_loss_rel": FIT_LOSS_REL, "fit_metric_points": FIT_METRIC_POINTS,
                               "resume_loss_rel": RESUME_LOSS_REL,
                               "why": "bf16 keeps 8 significant bits (0.2 % rounding per op); see "
                                      "handreid/gpucheck/correctness.py"})
