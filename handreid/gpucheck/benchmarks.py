@@ -182,7 +182,8 @@ def part_fit(rec, args) -> None:
         warm = bench.time_fits(base, 1, 2, work / "warm")
         rec.result("warm_up", warm)
         t_epoch, overhead = warm["epoch_s"], warm["wall_s"] - warm["train_s"]
-        fits = int((0.85 * rec.left() - overhead) / t_epoch)
+        # The single run may take a little over half of what is left; the rest is for N at once.
+        fits = int((0.55 * rec.left() - overhead) / t_epoch)
     else:
         rec.skip("warm-up run", "toy size: the caches build in well under a second, inside the timed run")
         fits = epochs
@@ -190,7 +191,7 @@ def part_fit(rec, args) -> None:
         if fits < 1:
             raise SkipPart(f"budget: {rec.left():.0f} s left, one epoch takes {t_epoch:.1f} s")
         rec.note(f"the single run has {fits} epochs, not {epochs}: the budget has {rec.left():.0f} s left "
-                 f"and an epoch takes {t_epoch:.2f} s")
+                 f"and an epoch takes {t_epoch:.2f} s (projected_60_epoch_wall_s extrapolates)")
         epochs = fits
     single = bench.time_fits(base, 1, epochs, work / "single")
     # Throughput from the steady epochs (the first one also autotunes the convolutions).
