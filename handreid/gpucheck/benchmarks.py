@@ -185,7 +185,7 @@ def part_fit(rec, args) -> None:
         # The single run may take a little over half of what is left; the rest is for N at once.
         fits = int((0.55 * rec.left() - overhead) / t_epoch)
     else:
-        rec.skip("warm-up run", "toy size: the caches build in well under a second, inside the timed run")
+        rec.skip("warm-up run", "toy size: the caches build inside the timed run, so its speedups mean nothing")
         fits = epochs
     if fits < epochs:
         if fits < 1:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..io import read_json
 from . import PARTS
-from .report import render_markdown, write_report  # noqa: F401 - render_markdown re-exported
+from .report import write_report
 
 # Seconds per part. "full": what an H200 gets (the sum, 7 min, leaves room in an 8-minute
 # loan for starting Python); every part stops its optional items early to stay inside.
