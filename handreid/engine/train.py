@@ -33,7 +33,7 @@ from ..data.augment import augment_batch, normalize, to_float
 from ..data.cache import ImageCache, stage
 from ..data.sampler import pk_batches, random_batches
 from ..io import BackgroundWriter, atomic_write, write_json, write_text
-from ..losses import GPANetLoss, batch_hard_triplet, label_smoothed_cross_entropy
+from ..losses import GPANetLoss, LAGANetLoss
 from ..models import build_model
 from ..progress import progress_bar
 from . import records
@@ -71,11 +71,8 @@ def make_loss(recipe: Recipe):
     if recipe.loss == "gpa":
         return GPANetLoss(lam=recipe.part_weight, epsilon=recipe.label_smoothing)
     if recipe.loss == "laga":
-        def laga_loss(out, y):
-            ce = sum(label_smoothed_cross_entropy(z, y, recipe.label_smoothing) for z in out.logits)
-            tri = sum(batch_hard_triplet(e, y, recipe.triplet_margin) for e in out.embeddings)
-            return ce + recipe.triplet_weight * tri
-        return laga_loss
+        return LAGANetLoss(beta=recipe.triplet_weight, margin=recipe.triplet_margin,
+                           epsilon=recipe.label_smoothing)
     raise ValueError(f"unknown loss {recipe.loss!r}")
 
 
