@@ -1,4 +1,4 @@
-"""Training: :func:`fit` runs one configuration end to end (DESIGN §3).
+"""Training: :func:`fit` runs one configuration end to end (docs/DESIGN.md §3).
 
 Seeded; the batch order and every augmentation of epoch ``e`` come from a
 generator seeded by (seed, e), and the checkpoint written after every epoch
@@ -6,7 +6,7 @@ keeps the model, optimiser and RNG states, so an interrupted run resumes where
 it stopped and ends where an uninterrupted one would. A finished run (its
 ``metrics.json`` exists) is returned without training again.
 
-Speed (DESIGN §5): batches come from the decode-once cache, staged in GPU memory
+Speed (docs/DESIGN.md §5): batches come from the decode-once cache, staged in GPU memory
 when it fits; augmentations run on the device; on CUDA the model runs in bf16
 autocast and channels_last with cuDNN autotuning; loss and accuracy are summed on
 the device, so no step waits for the GPU; checkpoints are written in the background
