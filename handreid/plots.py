@@ -32,6 +32,7 @@ def method_label(config: dict) -> str:
     opts = ", ".join(f"{k}={v}" for k, v in sorted(c.get("method_options", {}).items()))
     return f"{name} ({opts})" if opts else name
 
+
 def plot_cmc(runs: Sequence[RunRecord], max_rank: int = 20, ax=None, title: str | None = None,
              labels: Sequence[str] | None = None):
     """Matching rate (%) versus rank, mean over repeats: one curve per finished run."""
@@ -59,15 +60,23 @@ def plot_cmc(runs: Sequence[RunRecord], max_rank: int = 20, ax=None, title: str 
         ax.set_title(title)
     return ax.figure
 
-def _image(path: Path, size=(128, 128)) -> np.ndarray | None:
+
+def _image(root: Path, rel: str, size=(128, 128)) -> np.ndarray:
+    """A thumbnail of ``root / rel``; an image that cannot be read is an error naming it, never an empty frame."""
+    from PIL import Image
+
     try:
-        from PIL import Image
-        with Image.open(path) as im:
+        with Image.open(root / rel) as im:
             im = im.convert("RGB")
             im.thumbnail(size)
             return np.asarray(im)
-    except Exception:  # noqa: BLE001 - a missing image is drawn as an empty frame
-        return None
+    except OSError as e:
+        raise FileNotFoundError(
+            f"retrieval image {rel!r} cannot be read under the data root {str(root)!r} ({type(e).__name__}: {e}). "
+            "Pass the data root the records were made from (data_root=..., the folder holding 11k/, HD/, "
+            "Market-1501-v15.09.15/ ...); the demo profile's is written by `python -m handreid demo-data --all`"
+        ) from None
+
 
 def _frame(ax, colour: str, width: float = 4.0) -> None:
     ax.set_xticks([])
@@ -77,12 +86,14 @@ def _frame(ax, colour: str, width: float = 4.0) -> None:
         s.set_edgecolor(colour)
         s.set_linewidth(width)
 
+
 def plot_retrieval(entries: Sequence[dict], top_k: int = 10, title: str | None = None):
     """Ranked retrieval grid: one line per entry, the query then its top-k gallery images.
 
     ``entries``: dicts with ``label`` and ``query`` (a record's query: path, pid, ranked list of
-    {path, pid, correct}) plus ``root`` (the data root of the paths), or ``query=None`` for a
-    missing record (drawn as "missing"). Correct matches get a green border, wrong ones red.
+    {path, pid, correct}) plus ``root`` (the data root the paths are relative to), or
+    ``query=None`` for a missing record (drawn as "missing"). Correct matches get a green border,
+    wrong ones red. An image that cannot be read raises ``FileNotFoundError`` naming it and the root.
     """
     import matplotlib.pyplot as plt
 
@@ -98,10 +109,8 @@ def plot_retrieval(entries: Sequence[dict], top_k: int = 10, title: str | None =
             for ax in axes[i][1:]:
                 ax.axis("off")
             continue
-        root = Path(e.get("root", "."))
-        img = _image(root / q["path"])
-        if img is not None:
-            axq.imshow(img)
+        root = Path(e["root"])
+        axq.imshow(_image(root, q["path"]))
         _frame(axq, QUERY_BLUE, 2.0)
         if i == 0:
             axq.set_title("query", fontsize=8)
@@ -113,9 +122,7 @@ def plot_retrieval(entries: Sequence[dict], top_k: int = 10, title: str | None =
                 ax.axis("off")
                 continue
             g = q["ranked"][k]
-            img = _image(root / g["path"])
-            if img is not None:
-                ax.imshow(img)
+            ax.imshow(_image(root, g["path"]))
             _frame(ax, GREEN if g["correct"] else RED)
             if i == 0:
                 ax.set_title(str(k + 1), fontsize=8)
@@ -123,6 +130,7 @@ def plot_retrieval(entries: Sequence[dict], top_k: int = 10, title: str | None =
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
 
 def plot_history(history: pd.DataFrame):
     """Training loss and train/validation accuracy per epoch."""
@@ -141,6 +149,7 @@ def plot_history(history: pd.DataFrame):
         ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
+
 
 def save_figure(fig, stem: str | Path) -> list[Path]:
     """``<stem>.png`` (150 dpi) and ``<stem>.pdf``, written atomically.

@@ -150,13 +150,14 @@ def test_cross_domain_and_retrieval_records_from_a_finished_run(trained):
     assert sweep.perform(ret).status == "done"
     body = json.loads(ret.target.read_text())
     assert len(body["queries"]) == 2 and body["top_k"] == 3
+    assert "root" not in body and not os.path.isabs(body["queries"][0]["path"])  # portable: no absolute path
     assert len({q["pid"] for q in body["queries"]}) == 2
     for q in body["queries"]:
         assert len(q["ranked"]) == 3
         assert all(g["correct"] == (g["pid"] == q["pid"]) for g in q["ranked"])
         d = [g["distance"] for g in q["ranked"]]
         assert d == sorted(d)
-        assert os.path.exists(os.path.join(body["root"], q["path"]))
+        assert os.path.exists(os.path.join(params["data_root"], q["path"]))  # relative to the data root
     more = pl.Task("retrieval", rec.run_id, params, "11k-dr", {"queries": 3, "top_k": 3})
     assert not more.finished()  # a figure that wants more queries recomputes the list
 

@@ -165,29 +165,45 @@ def test_retrieval_grid_borders_green_for_correct_red_for_wrong(tmp_path):
     for name, colour in (("q.png", (0, 0, 255)), ("a.png", (0, 255, 0)), ("b.png", (255, 0, 0))):
         Image.new("RGB", (12, 16), colour).save(tmp_path / name)
     query = {"path": "q.png", "pid": 7, "ranked": [{"path": "b.png", "pid": 3, "correct": False},
-                                                   {"path": "a.png", "pid": 7, "correct": True},
-                                                   {"path": "gone.png", "pid": 4, "correct": False}]}
+                                                   {"path": "a.png", "pid": 7, "correct": True}]}
     fig = plots.plot_retrieval([{"label": "D-r", "root": str(tmp_path), "query": query},
-                             {"label": "HD", "query": None}], top_k=3)
+                                {"label": "HD", "query": None}], top_k=3)
     axes = np.array(fig.axes).reshape(2, 4)
     assert _spine_colours(axes[0, 1]) == {plots.RED} and _spine_colours(axes[0, 2]) == {plots.GREEN}
-    assert _spine_colours(axes[0, 3]) == {plots.RED}  # a missing image file still gets its frame
     assert _spine_colours(axes[0, 0]) == {plots.QUERY_BLUE}
-    assert axes[0, 1].images and not axes[0, 3].images
+    assert axes[0, 1].images and axes[0, 2].images
     assert [t.get_text() for t in axes[1, 0].texts] == ["missing"]
+
+
+def test_retrieval_grid_names_an_image_it_cannot_read(tmp_path):
+    """Never an empty frame: a missing image is an error naming the file and the data root tried."""
+    Image.new("RGB", (12, 16), (0, 0, 255)).save(tmp_path / "q.png")
+    query = {"path": "q.png", "pid": 7, "ranked": [{"path": "11k/Hands/gone.jpg", "pid": 4, "correct": False}]}
+    with pytest.raises(FileNotFoundError, match=r"'11k/Hands/gone\.jpg' cannot be read under the data root "
+                                                + repr(str(tmp_path)).replace("\\", "\\\\")):
+        plots.plot_retrieval([{"label": "D-r", "root": str(tmp_path), "query": query}], top_k=1)
 
 
 def test_retrieval_figure_reads_records_and_marks_missing(tmp_path):
     root = tmp_path / "runs"
     rid = _rid("laga-fig3", "LAGA-Net", "market1501")
     (root / rid / "retrieval").mkdir(parents=True)
-    rec = {"root": str(tmp_path), "top_k": 5, "queries": [
+    rec = {"top_k": 5, "queries": [
         {"path": f"q{i}.jpg", "pid": i, "ranked": [{"path": "g.jpg", "pid": i, "correct": True}] * 5} for i in range(4)]}
+    for name in ["g.jpg"] + [f"q{i}.jpg" for i in range(4)]:
+        Image.new("RGB", (8, 16), (90, 90, 90)).save(tmp_path / name)
     (root / rid / "retrieval" / "market1501.json").write_text(json.dumps(rec))
-    entries = figures.retrieval_entries("laga-fig3", runs_root=root)
+    entries = figures.retrieval_entries("laga-fig3", runs_root=root, data_root=tmp_path)
     assert [e["query"] is None for e in entries] == [False, False, False, True]  # 3 queries; baseline missing
-    fig = figures.retrieval_figure("laga-fig3", runs_root=root)
+    assert {e.get("root") for e in entries[:3]} == {str(tmp_path)}  # records hold relative paths only
+    fig = figures.retrieval_figure("laga-fig3", runs_root=root, data_root=tmp_path)
     assert len(fig.axes) == 4 * 6
+    exp = ex.get("laga-fig3")
+    (paper_rid, _), = cell_runs(exp, exp.rows[0], exp.columns[0], "paper", 1)
+    (root / paper_rid / "retrieval").mkdir(parents=True)
+    (root / paper_rid / "retrieval" / "market1501.json").write_text(json.dumps(rec))
+    with pytest.raises(ValueError, match="the paper profile's retrieval figures .* pass data_root"):
+        figures.retrieval_entries("laga-fig3", profile="paper", runs_root=root)
 
 
 def test_cmc_figure_draws_finished_runs_and_names_missing_ones(gpa_table1_runs):
@@ -226,16 +242,16 @@ def test_tables_and_figures_notebooks_on_demo_records(tmp_path, monkeypatch):
     Image.new("RGB", (12, 16), (200, 150, 120)).save(tmp_path / "h.png")
     ret = runs / _rid("gpa-fig3", "gpanet", "11k-dr") / "retrieval"
     ret.mkdir(parents=True)
-    (ret / "11k-dr.json").write_text(json.dumps({"root": str(tmp_path), "top_k": 10, "queries": [
+    (ret / "11k-dr.json").write_text(json.dumps({"top_k": 10, "queries": [
         {"path": "h.png", "pid": 1, "first_correct_rank": 2,
          "ranked": [{"path": "h.png", "pid": 2 - (k == 1), "correct": k == 1} for k in range(10)]}]}))
     monkeypatch.setenv("HANDREID_OUTPUT", str(out))
     monkeypatch.setenv("HANDREID_DEMO_DATA", str(tmp_path / "no-data"))
     monkeypatch.setenv("MPLBACKEND", "Agg")
     nb = project_root() / "notebooks"
-    for name in ("tables", "figures"):
+    for name, extra in (("tables", {}), ("figures", {"data_root": str(tmp_path)})):
         papermill.execute_notebook(str(nb / f"{name}.ipynb"), str(tmp_path / f"{name}.ipynb"), cwd=str(nb),
-                                   parameters={"profile": "demo"}, progress_bar=False, kernel_name="python3")
+                                   parameters={"profile": "demo", **extra}, progress_bar=False, kernel_name="python3")
     table_dir = out / "results" / "tables"
     assert {p.name for p in table_dir.glob("*.md")} == {f"{k}_demo.md" for k in ex.TABLES}
     assert len(list(table_dir.glob("*.tex"))) == len(list(table_dir.glob("*.csv"))) == len(ex.TABLES)

@@ -292,10 +292,9 @@ class _OptionalFolder:
 
 def notebook_choices(notebook: str) -> dict:
     """Allowed values of the tables / figures notebooks' parameters (for :func:`handreid.params.validate`)."""
-    choices = {"profile": ("demo", "paper"), "seeds": range(1, 11), "only": Selection()}
-    if notebook == "tables":
-        choices["data_root"] = _OptionalFolder()
-    elif notebook != "figures":
+    choices = {"profile": ("demo", "paper"), "seeds": range(1, 11), "only": Selection(),
+               "data_root": _OptionalFolder()}
+    if notebook not in ("tables", "figures"):
         raise ValueError(f"notebook={notebook!r}: expected 'tables' or 'figures'")
     return choices
 

@@ -17,7 +17,7 @@ from ..io import read_json
 from ..plots import MISSING, plot_cmc, plot_retrieval, save_figure
 from . import experiments as ex
 from .experiments import METRIC_LABELS, Experiment
-from .plan import cell_runs
+from .plan import cell_runs, prepare_demo_data
 from .tables import _runs_root, collect
 
 __all__ = ["cmc_figure", "figure", "figure_cell", "heatmap_figure", "heatmap_matrix", "retrieval_entries",
@@ -49,12 +49,18 @@ def cmc_figure(exp: Experiment | str = "gpa-fig2", profile: str = "demo", runs_r
              title=f"{exp.name}: CMC on {col.label} ({profile})")
     return fig
 
-def retrieval_entries(exp: Experiment | str, profile: str = "demo", runs_root=None) -> list[dict]:
-    """The lines of a retrieval figure from the records ``<run>/retrieval/<dataset>.json`` (seed 0)."""
+
+def retrieval_entries(exp: Experiment | str, profile: str = "demo", runs_root=None,
+                      data_root: str | Path | None = None) -> list[dict]:
+    """The lines of a retrieval figure from the records ``<run>/retrieval/<dataset>.json`` (seed 0).
+
+    The records hold image paths relative to the data root; ``data_root`` is that root (default:
+    the demo data for the demo profile, written when absent; required for the paper profile).
+    """
     exp = ex.get(exp) if isinstance(exp, str) else exp
     root = _runs_root(runs_root)
     nq = exp.figure.get("queries", 1)
-    entries = []
+    entries, found = [], set()
     for col in exp.columns:
         for row in exp.rows:
             (rid, _), = cell_runs(exp, row, col, profile, 1)
@@ -63,15 +69,30 @@ def retrieval_entries(exp: Experiment | str, profile: str = "demo", runs_root=No
             if not f.exists():
                 entries.append({"label": label, "query": None})
                 continue
-            rec = read_json(f)
-            for q in rec["queries"][:nq]:
-                entries.append({"label": label, "root": rec["root"], "query": q})
+            found.add(col.train)
+            entries += [{"label": label, "query": q} for q in read_json(f)["queries"][:nq]]
+    if found:
+        images = _data_root(profile, data_root, found, exp)
+        for e in entries:
+            if e["query"] is not None:
+                e["root"] = str(images)
     return entries
 
-def retrieval_figure(exp: Experiment | str, profile: str = "demo", runs_root=None):
+
+def _data_root(profile: str, data_root, datasets: set[str], exp: Experiment) -> Path:
+    if data_root is not None:
+        return Path(data_root).expanduser()
+    if profile == "demo":
+        return prepare_demo_data(datasets)
+    raise ValueError(f"{exp.key}: the {profile} profile's retrieval figures show images of {', '.join(sorted(datasets))}: "
+                     "pass data_root, the folder holding the datasets")
+
+
+def retrieval_figure(exp: Experiment | str, profile: str = "demo", runs_root=None, data_root=None):
     exp = ex.get(exp) if isinstance(exp, str) else exp
-    return plot_retrieval(retrieval_entries(exp, profile, runs_root), exp.figure.get("top_k", 10),
+    return plot_retrieval(retrieval_entries(exp, profile, runs_root, data_root), exp.figure.get("top_k", 10),
                           title=f"{exp.name} ({profile}): green = correct, red = wrong")
+
 
 def heatmap_matrix(cells: pd.DataFrame, exp: Experiment, metric: str = "rank1", value: str = "mean") -> np.ndarray:
     """rows x columns array of one metric (NaN where missing)."""
@@ -82,6 +103,7 @@ def heatmap_matrix(cells: pd.DataFrame, exp: Experiment, metric: str = "rank1", 
             if len(r) and (value != "mean" or r.iloc[0]["status"] in ("ok", "partial")):
                 m[i, j] = r.iloc[0][value]
     return m
+
 
 def heatmap_figure(exp: Experiment | str = "gpa-table3-heatmap", profile: str = "demo", seeds: int = 1,
                    runs_root=None, metric: str = "rank1"):
@@ -112,18 +134,21 @@ def heatmap_figure(exp: Experiment | str = "gpa-table3-heatmap", profile: str = 
     fig.tight_layout()
     return fig, ours
 
-def figure(key: str, profile: str = "demo", seeds: int = 1, runs_root=None):
+
+def figure(key: str, profile: str = "demo", seeds: int = 1, runs_root=None, data_root=None):
     """The figure of experiment ``key`` (cmc, retrieval or heatmap)."""
     exp = ex.get(key)
     if exp.kind == "cmc":
         return cmc_figure(exp, profile, runs_root)
     if exp.kind == "retrieval":
-        return retrieval_figure(exp, profile, runs_root)
+        return retrieval_figure(exp, profile, runs_root, data_root)
     if exp.kind == "heatmap":
         return heatmap_figure(exp, profile, seeds, runs_root)[0]
     raise ValueError(f"{key} is a table, not a figure")
 
-def figure_cell(key: str, profile: str = "demo", seeds: int = 1, only: str = "all", folder=None, runs_root=None):
+
+def figure_cell(key: str, profile: str = "demo", seeds: int = 1, only: str = "all", folder=None, runs_root=None,
+                data_root=None):
     """A figures-notebook cell: the figure (saved to ``figures/<key>_<profile>.{png,pdf}``), or a note."""
     from ..paths import figures_dir
 
@@ -131,7 +156,7 @@ def figure_cell(key: str, profile: str = "demo", seeds: int = 1, only: str = "al
         return f"{key}: not selected (only={only!r})"
     import matplotlib.pyplot as plt
 
-    fig = figure(key, profile, seeds, runs_root)
+    fig = figure(key, profile, seeds, runs_root, data_root)
     save_figure(fig, Path(folder if folder is not None else figures_dir()) / f"{key}_{profile}")
     plt.close(fig)  # shown once, as the cell's value
     return fig

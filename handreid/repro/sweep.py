@@ -163,7 +163,7 @@ def compute_retrieval(task: Task) -> Path:
     top_k = int(task.options.get("top_k", 10))
     out = retrieval_lists(model, split, recipe.image_size, device, flip=recipe.flip_test,
                           queries=int(task.options.get("queries", 1)), top_k=top_k)
-    write_json(task.target, {"run_id": task.run_id, "dataset": task.dataset, "root": str(split.root),
+    write_json(task.target, {"run_id": task.run_id, "dataset": task.dataset,  # paths relative to the data root
                              "method": cfg.method, "method_options": cfg.method_options,
                              "top_k": top_k, "queries": out})
     return task.target
@@ -431,9 +431,7 @@ def run_notebook(name: str, profile: str = "demo", seeds: int = 1, data_root: st
     out = results_dir() / "notebooks" / f"{name}_{profile}.ipynb"
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_suffix(".partial.ipynb")
-    params = {"profile": profile, "seeds": seeds, "only": only}
-    if name == "tables":
-        params["data_root"] = data_root
+    params = {"profile": profile, "seeds": seeds, "only": only, "data_root": data_root}
     papermill.execute_notebook(str(notebooks_dir() / f"{name}.ipynb"), str(partial), parameters=params,
                                cwd=str(notebooks_dir()), progress_bar=False, kernel_name="python3")
     os.replace(partial, out)

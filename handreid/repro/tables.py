@@ -38,12 +38,14 @@ def _runs_root(runs_root) -> Path:
     from ..paths import runs_dir
     return Path(runs_root) if runs_root is not None else runs_dir()
 
+
 def _combine(per_seed: list[list[float]]) -> dict:
     means = [float(np.mean(v)) for v in per_seed]
     return {"mean": float(np.mean(means)),
             "std_repeats": float(math.sqrt(np.mean([np.var(v) for v in per_seed]))),
             "std_seeds": float(np.std(means, ddof=1)) if len(means) > 1 else float("nan"),
             "repeats": int(np.mean([len(v) for v in per_seed]))}
+
 
 def dataset_counts(dataset: str, root: str | Path) -> dict[tuple[str, str], int] | None:
     """(subset, "ids"/"images"/"cameras") -> count of repeat 0, or None when the data are not there."""
@@ -61,6 +63,7 @@ def dataset_counts(dataset: str, root: str | Path) -> dict[tuple[str, str], int]
         c = table_ii_counts(split)
     return {(s, m): int(c[f"{s}_{m}"]) for s in ("train", "query", "gallery") for m in ("ids", "images", "cameras")
             if f"{s}_{m}" in c}
+
 
 def collect(exp: Experiment | str, profile: str = "demo", seeds: int = 1, runs_root=None,
             data_root: str | Path | None = None) -> pd.DataFrame:
@@ -124,8 +127,10 @@ def latex_escape(s: str) -> str:
     """Text for a LaTeX table cell: special characters escaped, arrows and ± as math."""
     return "".join(_LATEX_CHARS.get(ch, ch) for ch in s)
 
+
 def _num(x: float, digits: int) -> str:
     return f"{x:.{digits}f}".replace("-", "−")
+
 
 def format_cell(r: pd.Series, style: str = "text") -> str:
     """``ours ± std [± seeds] / paper (Δ)``; bold ours when best (Markdown ``**``, LaTeX ``\\textbf``)."""
@@ -156,7 +161,10 @@ def format_cell(r: pd.Series, style: str = "text") -> str:
             paper = latex_escape(paper)
     return f"{ours} / {paper}"
 
+
 @dataclass
+
+
 class TableResult:
     """One regenerated table: the tidy cells plus Markdown, LaTeX and CSV renderings."""
 
@@ -246,10 +254,12 @@ class TableResult:
                 write_text(stem.with_suffix(".md"), self.to_markdown() + "\n"),
                 write_text(stem.with_suffix(".tex"), self.to_latex())]
 
+
 def table(exp: Experiment | str, profile: str = "demo", seeds: int = 1, runs_root=None,
           data_root: str | Path | None = None) -> TableResult:
     exp = ex.get(exp) if isinstance(exp, str) else exp
     return TableResult(exp, collect(exp, profile, seeds, runs_root, data_root), profile, seeds)
+
 
 def to_markdown(df: pd.DataFrame) -> str:
     """A GitHub Markdown table of any DataFrame (no extra dependency)."""
@@ -258,6 +268,7 @@ def to_markdown(df: pd.DataFrame) -> str:
     for _, r in df.iterrows():
         lines.append("| " + " | ".join(str(v) for v in r.tolist()) + " |")
     return "\n".join(lines)
+
 
 def overview(profile: str = "demo", seeds: int = 1, runs_root=None, data_root=None, only: str = "all") -> pd.DataFrame:
     """One line per selected table / figure: how many of its cells have numbers, are missing, not reproduced."""
@@ -270,6 +281,7 @@ def overview(profile: str = "demo", seeds: int = 1, runs_root=None, data_root=No
                      "missing": int((c["status"] == MISSING).sum()),
                      "not reproduced": int((c["status"] == NOT_REPRODUCED).sum())})
     return pd.DataFrame(recs)
+
 
 def table_cell(key: str, profile: str = "demo", seeds: int = 1, only: str = "all", data_root=None,
                folder=None, runs_root=None):
