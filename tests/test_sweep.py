@@ -121,6 +121,27 @@ def test_blocked_evaluations_are_reported(tmp_path, monkeypatch, capsys):
     assert "blocked: cross" in capsys.readouterr().out
 
 
+def test_existing_records_are_named_and_retrain_trains_them_anew(tmp_path, monkeypatch, capsys):
+    """A fresh clone's committed records are reused, and the sweep says so and how to retrain."""
+    calls = []
+    monkeypatch.setattr(sweep, "execute", lambda tasks, **k: calls.append([t.run_id for t in tasks]) or
+                        [sweep.Outcome(t.run_id, "done") for t in tasks])
+    monkeypatch.setattr(pl, "prepare_demo_data", lambda datasets, root=None: None)
+    runs = tmp_path / "results" / "runs"
+    kw = dict(datasets=["11k-dr"], methods=["gpanet"], out_dir=str(runs), notebooks=False)
+    (task,) = pl.plan("gpa-table1", **{k: kw[k] for k in ("datasets", "methods")}).runs
+    (runs / task.run_id).mkdir(parents=True)
+    (runs / task.run_id / "metrics.json").write_text("{}")
+    sweep.reproduce("gpa-table1", **kw)
+    out = capsys.readouterr().out
+    assert calls == [[]]
+    assert f"1 of 1 trainings already have a record in {runs}" in out and "make reproduce RETRAIN=1" in out
+    sweep.reproduce("gpa-table1", retrain=True, **kw)
+    assert calls[-1] == [task.run_id]
+    assert (tmp_path / "results" / "runs-previous" / task.run_id / "metrics.json").exists()
+    assert not (runs / task.run_id).exists()
+
+
 # ----------------------------------------------------------------------------- derived evaluations
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):

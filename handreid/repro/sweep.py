@@ -32,6 +32,7 @@ Where the work runs (``executor``):
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -50,8 +51,15 @@ from ..paths import project_root, results_dir
 from . import cost
 from . import plan as planning
 from .plan import Plan, Task
+from .status import LiveStatus
 
 RUN_NOTEBOOK = "train_eval.ipynb"
+#: How papermill starts each notebook's kernel. The kernel's own log level is ERROR: at WARNING it
+#: prints "Kernel is running over TCP without encryption" for every notebook, which says that the
+#: kernel and this process talk over unencrypted TCP on the loopback interface of this machine
+#: (jupyter's default); nothing leaves the machine. Errors still show, and so does every output
+#: of the notebook itself.
+KERNEL = {"kernel_name": "python3", "extra_arguments": ["--IPKernelApp.log_level=ERROR"]}
 EXECUTORS = ("local", "slurm", "submitit-local", "submitit-debug")
 
 
@@ -101,8 +109,7 @@ def run_one(params: dict, log_output: bool = True) -> Outcome:
     try:
         papermill.execute_notebook(
             str(notebooks_dir() / RUN_NOTEBOOK), str(partial), parameters=_notebook_params(params),
-            cwd=str(notebooks_dir()), log_output=log_output, progress_bar=False,
-            kernel_name="python3")
+            cwd=str(notebooks_dir()), log_output=log_output, progress_bar=False, **KERNEL)
     except Exception as e:  # noqa: BLE001 - a failed run must not stop the sweep
         if partial.exists():
             os.replace(partial, run_dir / "run.failed.ipynb")
@@ -235,36 +242,46 @@ def execute(tasks: Sequence[Task], jobs: int = 1, executor: str = "local", fn: C
     if not tasks:
         return []
     n = len(tasks)
+    # One live line (runs done, epochs of the running ones, ETA) unless the notebooks stream their own output.
+    status = LiveStatus(tasks, jobs) if progress and not (jobs <= 1 and any(t.log_output for t in tasks)) else None
 
     def note(i, o):
+        if status is not None:
+            status.finished(i, o.seconds)
+            status.clear()
         if progress:
             print(f"[sweep {i + 1}/{n}] {o.status}: {o.name}"
                   + (f" ({o.seconds:.0f} s)" if o.seconds else "") + (f": {o.error}" if o.error else ""),
                   flush=True)
 
-    if executor == "local" and jobs <= 1:
-        outcomes = []
-        for i, t in enumerate(tasks):
-            if progress:
-                print(f"[sweep {i + 1}/{n}] {t.kind} {t.run_id}"
-                      + (f" -> {t.dataset}" if t.kind != "train" else f": {_describe(t.params)}"), flush=True)
-            outcomes.append(_result(fn, t, lambda t=t: fn(t)))
-            note(i, outcomes[-1])
-        return outcomes
+    with status if status is not None else contextlib.nullcontext():
+        if executor == "local" and jobs <= 1:
+            outcomes = []
+            for i, t in enumerate(tasks):
+                if progress and status is None:
+                    print(f"[sweep {i + 1}/{n}] {t.kind} {t.run_id}"
+                          + (f" -> {t.dataset}" if t.kind != "train" else f": {_describe(t.params)}"), flush=True)
+                outcomes.append(_result(fn, t, lambda t=t: fn(t)))
+                note(i, outcomes[-1])
+            return outcomes
 
-    if executor == "local":
-        on_cpu = all(str(t.params.get("device", "auto")) == "cpu" for t in tasks) or not _has_cuda()
-        threads = max(1, (os.cpu_count() or 1) // jobs) if on_cpu else None
-        outcomes: list[Outcome | None] = [None] * n
-        with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                                    initializer=_init_worker, initargs=(threads,)) as pool:
-            futures = {pool.submit(fn, t): i for i, t in enumerate(tasks)}
-            for fut in cf.as_completed(futures):
-                i = futures[fut]
-                outcomes[i] = _result(fn, tasks[i], fut.result)
-                note(i, outcomes[i])
-        return outcomes  # type: ignore[return-value]
+        if executor == "local":
+            on_cpu = all(str(t.params.get("device", "auto")) == "cpu" for t in tasks) or not _has_cuda()
+            threads = max(1, (os.cpu_count() or 1) // jobs) if on_cpu else None
+            outcomes: list[Outcome | None] = [None] * n
+            with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=_init_worker, initargs=(threads,)) as pool:
+                futures = {pool.submit(fn, t): i for i, t in enumerate(tasks)}
+                for fut in cf.as_completed(futures):
+                    i = futures[fut]
+                    outcomes[i] = _result(fn, tasks[i], fut.result)
+                    note(i, outcomes[i])
+            return outcomes  # type: ignore[return-value]
 
+        return _execute_submitit(tasks, fn, executor, folder, jobs, slurm, note)
+
+
+def _execute_submitit(tasks, fn, executor, folder, jobs, slurm, note) -> list[Outcome]:
     ex_ = make_executor(executor, folder, jobs, slurm)
     if executor == "slurm":
         subs = ex_.map_array(fn, tasks)
@@ -373,9 +390,13 @@ def reproduce(tables: str | Sequence[str] | None = "all", profile: str = "demo",
               device: str = "auto", seeds: int = 1, jobs: int = 1, executor: str = "local",
               dry_run: bool = False, datasets: Sequence[str] | None = None, methods: Sequence[str] | None = None,
               out_dir: str | None = None, log_output: bool = True, slurm: dict | None = None,
-              notebooks: bool = True) -> list[Outcome]:
+              notebooks: bool = True, retrain: bool = False) -> list[Outcome]:
     """Plan, train, evaluate and (unless ``dry_run`` or ``notebooks=False``) run the tables and
     figures notebooks. Returns every task's outcome; prints the listing / summary.
+
+    Trainings whose record exists (committed with the repository, or from an earlier sweep) are
+    not trained again; ``retrain=True`` moves their run directories to ``runs-previous/`` beside
+    the runs folder first, so they are trained anew.
 
     ``out_dir`` moves the run records (tests); the notebooks always read ``results/runs`` under
     ``HANDREID_OUTPUT`` (or the checkout), so use that variable to relocate a whole reproduction.
@@ -393,8 +414,18 @@ def reproduce(tables: str | Sequence[str] | None = "all", profile: str = "demo",
         needed = {t.params["dataset"] for t in trains} | {d.dataset for d in derived}
         planning.prepare_demo_data(needed)
     t0 = time.perf_counter()
+    if retrain:
+        moved = set_aside([t for t in trains if t.run_dir.exists()])
+        if moved:
+            print(f"[handreid] retrain: {len(moved)} run records moved to {moved[0].parent}", flush=True)
     todo = [t for t in trains if not t.finished()]
     outcomes = [Outcome(t.run_id, "skipped", dataset=t.params["dataset"]) for t in trains if t.finished()]
+    if outcomes:
+        print(f"[handreid] {len(outcomes)} of {len(trains)} trainings already have a record in "
+              f"{trains[0].runs_root} (committed with the repository, or from an earlier sweep): they are not "
+              "trained again, and the tables and figures are rendered from them. To train them anew: "
+              "`make reproduce RETRAIN=1` (--retrain; the old records move to runs-previous/); to check a few "
+              "on this machine: `make verify`.", flush=True)
     if executor == "local":
         assign_devices(todo, local_devices(device))
     print(f"[handreid] {len(todo)} trainings to run, {len(outcomes)} finished; jobs={jobs}, executor={executor}",
@@ -423,6 +454,22 @@ def reproduce(tables: str | Sequence[str] | None = "all", profile: str = "demo",
     return outcomes
 
 
+def set_aside(tasks: Sequence[Task]) -> list[Path]:
+    """Move the run directories of ``tasks`` to ``runs-previous/<run_id>`` beside their runs folder
+    (an older copy there is replaced); returns the new locations."""
+    import shutil
+
+    moved = []
+    for t in tasks:
+        dest = t.runs_root.parent / "runs-previous" / t.run_id
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(t.run_dir, dest)
+        moved.append(dest)
+    return moved
+
+
 def run_notebook(name: str, profile: str = "demo", seeds: int = 1, data_root: str | None = None,
                  only: str = "all") -> Path:
     """Execute ``notebooks/<name>.ipynb`` (tables or figures) into ``results/notebooks/<name>_<profile>.ipynb``."""
@@ -433,7 +480,7 @@ def run_notebook(name: str, profile: str = "demo", seeds: int = 1, data_root: st
     partial = out.with_suffix(".partial.ipynb")
     params = {"profile": profile, "seeds": seeds, "only": only, "data_root": data_root}
     papermill.execute_notebook(str(notebooks_dir() / f"{name}.ipynb"), str(partial), parameters=params,
-                               cwd=str(notebooks_dir()), progress_bar=False, kernel_name="python3")
+                               cwd=str(notebooks_dir()), progress_bar=False, **KERNEL)
     os.replace(partial, out)
     print(f"[handreid] {name}: {out}", flush=True)
     return out
