@@ -7,7 +7,7 @@ DATA_ROOT ?=
 DEVICE   ?= auto
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 
-.PHONY: setup reproduce test lab clean-cache
+.PHONY: setup reproduce verify test lab clean-cache
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ reproduce: setup
 	$(PY) -m handreid reproduce --profile $(PROFILE) --device $(DEVICE) --tables '$(TABLES)' --seeds $(SEEDS) \
 	    --jobs $(JOBS) --executor $(EXECUTOR) $(if $(DATA_ROOT),--data-root "$(DATA_ROOT)") \
 	    $(if $(DATASETS),--datasets $(DATASETS)) $(if $(METHODS),--methods $(METHODS)) $(if $(DRY_RUN),--dry-run) $(if $(RETRAIN),--retrain)
+
+## verify: retrain committed records on this machine into a scratch folder and compare (identical /
+##   within the seed spread / outside, with the reason); VERIFY=all for every record, VERIFY=<n> for the n fastest
+VERIFY   ?= 3
+verify: setup
+	OMP_NUM_THREADS=1 $(PY) -m handreid verify --limit $(VERIFY)
 
 ## test: pytest for the library plus nbval over the notebooks (outputs go to a temporary folder)
 test: setup

@@ -1,10 +1,11 @@
-"""Command line: ``python -m handreid reproduce|list|demo-data``.
+"""Command line: ``python -m handreid reproduce|verify|list|demo-data``.
 
     python -m handreid reproduce                        # demo profile: every table and figure, CPU
     python -m handreid reproduce --tables gpa-table1,gpa-fig2 --datasets 11k-dr --methods gpanet,resnet50
     python -m handreid reproduce --profile paper --data-root /data --dry-run   # the trainings, with GPU-hours
     python -m handreid reproduce --profile paper --data-root /data --jobs 4    # 4 runs at once on local GPUs
     python -m handreid reproduce --profile paper --data-root /data --executor slurm --slurm-partition gpu
+    python -m handreid verify                           # retrain 3 committed records here and compare
     python -m handreid list                             # the tables and figures the registry knows
 """
 
@@ -63,6 +64,10 @@ def _demo_data(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["verify"]:  # its own options: python -m handreid verify --help
+        from .repro.verify import main as verify_main
+        return verify_main(argv[1:])
     parser = argparse.ArgumentParser(prog="handreid", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -89,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
                          "results/runs-previous/)")
     rp.add_argument("--quiet", action="store_true", help="do not stream the notebooks' output")
     rp.set_defaults(func=_reproduce)
+    sub.add_parser("verify", help="retrain a few committed records on this machine and compare "
+                                  "(python -m handreid verify --help)")
     ls = sub.add_parser("list", help="the tables and figures of both papers")
     ls.set_defaults(func=_list)
     dp = sub.add_parser("demo-data", help="write the synthetic demo datasets (idempotent)")
