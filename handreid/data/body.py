@@ -1,4 +1,4 @@
-"""Body Re-Id benchmarks (LAGA-Net Table I): Market-1501, DukeMTMC-reID and MSMT17.
+"""Body Re-Id benchmarks (LAGA-Net Table I; docs/DESIGN.md §1): Market-1501, DukeMTMC-reID and MSMT17.
 
 CUHK03 (new 767/700 protocol) lives in :mod:`handreid.data.cuhk03`; :func:`body_split`,
 shared by all four, lives here (the Table I counts in :mod:`handreid.data.overview`,

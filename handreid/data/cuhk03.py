@@ -1,4 +1,4 @@
-"""CUHK03 with the new 767/700 protocol (Zhong et al., CVPR 2017): ``cuhk03-l``.
+"""CUHK03 with the new 767/700 protocol (Zhong et al., CVPR 2017; docs/DESIGN.md §1): ``cuhk03-l``.
 
 Layout under the data root::
 

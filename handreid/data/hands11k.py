@@ -1,4 +1,4 @@
-"""The 11k Hands dataset: layout parser and the hand Re-Id protocol.
+"""The 11k Hands dataset: layout parser and the hand Re-Id protocol (docs/DESIGN.md §1).
 
 Layout under the data root (the dataset as it ships)::
 
@@ -20,6 +20,9 @@ Protocol (GPA-Net §3.1, LAGA-Net §IV-A and Table II):
    to the query set; the gallery is *common*: the union of the four
    sub-datasets' galleries (71 + 73 + 71 + 75 = 290 images), the other
    aspects' identities acting as distractors.
+
+Steps 3-5 for one aspect are :func:`handreid.data.split.hand_protocol` (shared with HD); the
+common gallery is this module's.
 
 "One random image" is the image with the smallest
 ``sha256(f"{seed}|{repeat}|{purpose}|{file name}")`` (see

@@ -1,4 +1,4 @@
-"""The PolyU Hand Dorsal (HD) dataset: layout parser and the hand Re-Id protocol.
+"""The PolyU Hand Dorsal (HD) dataset: layout parser and the hand Re-Id protocol (docs/DESIGN.md §1).
 
 Layout under the data root (the dataset as it ships)::
 
@@ -23,6 +23,8 @@ Protocol (GPA-Net §3.1, LAGA-Net §IV-A and Table II):
    to the query set;
 4. every image of the additional subjects (``502-712``) joins the gallery as
    distractors, with pids of their own.
+
+Steps 1-3 are :func:`handreid.data.split.hand_protocol` (shared with 11k); step 4 is this module's.
 
 Table II (train counts the validation images): train 251 ids / 2,407 images,
 query 251 / 1,992, gallery 464 / 1,593 (251 drawn + 1,342 of 213 additional

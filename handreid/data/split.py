@@ -1,4 +1,5 @@
-"""The :class:`Split` every dataset loader returns, and the deterministic draws.
+"""The :class:`Split` every dataset loader returns, the deterministic draws and the hand protocol
+(docs/DESIGN.md §1).
 
 A split is four pandas DataFrames (``train``, ``val``, ``query``, ``gallery``)
 with at least the columns

@@ -141,7 +141,7 @@ def write_11k(
     (width, height)) and ``root/11k/synthetic.json`` (the parameters). ``num_subjects`` subjects
     get 1-4 aspects each; each (subject, aspect) gets ``images_per_aspect = (min, max)`` images
     (min >= 2) of which about ``accessory_fraction`` have ``accessories = 1``, keeping at least two
-    without. The defaults give about 1,000 images (160x120), written in about two seconds.
+    without. The defaults give about 1,000 images (160x120); BENCHMARKS.md says how long they take.
 
     Idempotent: when the same parameters were written completely before, nothing is done (pass
     ``force=True`` to rewrite). A synthetic tree with other parameters is replaced. A tree without
