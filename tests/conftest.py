@@ -30,12 +30,6 @@ def touch_files(folder: Path, names) -> None:
         os.close(os.open(os.path.join(folder, n), flags, 0o644))
 
 
-@pytest.fixture
-def touch():
-    """:func:`touch_files`: ``touch(folder, names)`` creates empty files."""
-    return touch_files
-
-
 @pytest.fixture(scope="session")
 def real_csv() -> Path:
     """Path of the real HandInfo.csv; the test is skipped where it is absent."""

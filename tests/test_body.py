@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 from scipy.io import savemat
 
+from conftest import touch_files as _touch
 from handreid.data import (BODY_DATASETS, DATASETS, DatasetError, dataset_repeats, load_split)
 from handreid.data.datasets import body_datasets, kind_of
 from handreid.data import cuhk03
@@ -33,14 +34,6 @@ TABLE_I = {
     "cuhk03": dict(train_ids=767, train_images=7365, query_ids=700, query_images=1400,
                    gallery_ids=700, gallery_images=5332, train_cameras=2, query_cameras=2, gallery_cameras=2),
 }
-
-
-def _touch(folder: Path, names) -> None:
-    """Create empty files (os.open/os.close: the cheapest way to make tens of thousands)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    flags = os.O_CREAT | os.O_WRONLY
-    for n in names:
-        os.close(os.open(os.path.join(folder, n), flags, 0o644))
 
 
 def _spread(total: int, n: int) -> list[int]:

@@ -1,4 +1,4 @@
-"""The dataset table: one frozen record per dataset, the one home of its facts (docs/DESIGN.md §1).
+"""The dataset table: one frozen record per dataset (docs/DESIGN.md §1).
 
 Each :class:`Dataset` says the registered name, the label the papers print, whether it is a
 hand or a body dataset, how many query/gallery draws its protocol has (10 for the hand
@@ -6,7 +6,11 @@ protocol, GPA-Net §3.1; 1 for the body benchmarks' fixed splits), which synthet
 (:data:`handreid.data.synthetic.WRITERS` key) writes it in its real format, and its loader
 ``loader(root, *, repeat, seed, **options) -> Split``. Everything that needs one of these
 facts reads it here: :data:`handreid.data.DATASETS`, :func:`handreid.data.dataset_repeats`,
-the recipes (hand vs body), the published tables' columns and labels, notebook 00.
+the recipes (hand vs body), the demo data, notebook 00, the reproduction layer.
+
+The label and the kind are the papers' facts: they come from :mod:`handreid.published`
+(``DATASET_LABELS``; ``HAND_COLUMNS``/``BODY_COLUMNS``, the columns of the hand and body tables),
+which sits below the data layer and so cannot read this table; this module adds the rest.
 """
 
 from __future__ import annotations
@@ -15,7 +19,12 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Callable
 
-from . import body, cuhk03, hands11k, hd
+from ..published import BODY_COLUMNS, DATASET_LABELS, HAND_COLUMNS
+from .body import load_dukemtmc, load_market1501, load_msmt17
+from .cuhk03 import load as load_cuhk03
+from .hands11k import ASPECTS
+from .hands11k import load as load_11k
+from .hd import load as load_hd
 from .split import NUM_REPEATS, DatasetError, Split
 
 __all__ = [
@@ -52,28 +61,27 @@ class Dataset:
     loader: Loader
 
 
-def _hand(name: str, label: str, writer: str, loader: Loader) -> Dataset:
-    return Dataset(name, label, "hand", NUM_REPEATS, writer, loader)
+#: Loader and synthetic writer (:data:`handreid.data.synthetic.WRITERS` key) of each dataset.
+_LOADERS: dict[str, tuple[Loader, str]] = {
+    **{f"11k-{c}": (partial(load_11k, aspect=c), "11k") for c in ASPECTS},
+    "hd": (load_hd, "hd"),
+    "market1501": (load_market1501, "market1501"),
+    "dukemtmc": (load_dukemtmc, "dukemtmc"),
+    "cuhk03-l": (load_cuhk03, "cuhk03"),  # option boxes="detected" for the detected boxes
+    "msmt17": (load_msmt17, "msmt17"),  # option combine_val=True adds list_val.txt to training
+}
 
 
-def _body(name: str, label: str, writer: str, loader: Loader) -> Dataset:
-    return Dataset(name, label, "body", 1, writer, loader)
+def _record(name: str, kind: str) -> Dataset:
+    loader, writer = _LOADERS[name]
+    return Dataset(name, DATASET_LABELS[name], kind, NUM_REPEATS if kind == "hand" else 1, writer, loader)
 
-
-_ASPECT_LABELS = {"dr": "D-r of 11k", "dl": "D-l of 11k", "pr": "P-r of 11k", "pl": "P-l of 11k"}
 
 #: Registered name -> record, in the papers' column order: the four 11k aspects and HD, then
-#: Market-1501, DukeMTMC-reID, CUHK03 (option boxes="detected") and MSMT17 (option combine_val=True).
+#: Market-1501, DukeMTMC-reID, CUHK03 and MSMT17.
 TABLE: dict[str, Dataset] = {
-    d.name: d
-    for d in (
-        *(_hand(f"11k-{c}", _ASPECT_LABELS[c], "11k", partial(hands11k.load, aspect=c)) for c in hands11k.ASPECTS),
-        _hand("hd", "HD", "hd", hd.load),
-        _body("market1501", "Market-1501", "market1501", body.load_market1501),
-        _body("dukemtmc", "DukeMTMC", "dukemtmc", body.load_dukemtmc),
-        _body("cuhk03-l", "CUHK03 (L)", "cuhk03", cuhk03.load),
-        _body("msmt17", "MSMT17", "msmt17", body.load_msmt17),
-    )
+    **{name: _record(name, "hand") for name in HAND_COLUMNS},
+    **{name: _record(name, "body") for name in BODY_COLUMNS},
 }
 
 

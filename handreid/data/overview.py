@@ -13,6 +13,7 @@ from typing import Iterable
 
 import pandas as pd
 
+from ..published import LAGA_TABLE1, LAGA_TABLE2
 from .split import DatasetError, Split, table_ii_counts
 
 __all__ = ["TABLE_SUBSETS", "dataset_counts", "plot_samples", "split_statistics", "statistics_table",
@@ -71,7 +72,6 @@ def statistics_table(root: str | Path, names: Iterable[str] | None = None, seed:
 
     Datasets that cannot be loaded under ``root`` are listed with ``status`` = the reason.
     """
-    from ..published import LAGA_TABLE1, LAGA_TABLE2
     from . import DATASETS, load_split
     from .datasets import body_datasets
 
