@@ -19,7 +19,7 @@ def _csv(value: str | None) -> list[str] | None:
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    from . import sweep
+    from .repro import sweep
 
     slurm = {}
     if args.slurm_partition:
@@ -43,21 +43,22 @@ def _reproduce(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from . import experiments as ex
+    from .repro import experiments as ex
+    from .repro.plan import plan
 
     print(f"{'key':20s} {'what':27s} {'kind':9s} {'runs':>4s}  title")
     for e in ex.EXPERIMENTS.values():
-        runs = len(ex.plan([e], profile="demo").runs)
+        runs = len(plan([e], profile="demo").runs)
         print(f"{e.key:20s} {e.name:27s} {e.kind:9s} {runs:4d}  {e.title}")
-    print(f"all together: {len(ex.plan('all').runs)} trainings (runs shared by several tables are trained once)")
+    print(f"all together: {len(plan('all').runs)} trainings (runs shared by several tables are trained once)")
     return 0
 
 
 def _demo_data(args: argparse.Namespace) -> int:
-    from . import experiments as ex
     from .data import DATASETS
+    from .repro.plan import prepare_demo_data
 
-    print(ex.prepare_demo_data(DATASETS if args.all else ["11k-dr"], args.out))
+    print(prepare_demo_data(DATASETS if args.all else ["11k-dr"], args.out))
     return 0
 
 

@@ -9,7 +9,7 @@ Every cell is ``(rank1, mAP)``; ``None`` where the paper prints "-". The values 
 typed in exactly as printed (Table IV mixes one and two decimals). :data:`TEXT_CLAIMS`
 holds the differences the papers' texts state, which ``tests/test_experiments.py``
 checks against the tables, so a transcription slip in either shows up.
-:mod:`handreid.experiments` builds the registry of tables and figures from these.
+:mod:`handreid.repro.experiments` builds the registry of tables and figures from these.
 """
 
 from __future__ import annotations

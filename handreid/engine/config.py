@@ -2,7 +2,7 @@
 
 A :class:`RunConfig` says everything that decides a run's result; its
 :func:`run_id` is derived from exactly that, so a rerun finds the run it
-already did. Profiles (DESIGN §4): ``demo`` runs on synthetic data in the
+already did. Profiles (docs/DESIGN.md §4): ``demo`` runs on synthetic data in the
 real on-disk formats, at small images, on a CPU, in minutes; ``paper`` uses
 the real datasets with the papers' settings.
 """

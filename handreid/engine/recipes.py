@@ -1,4 +1,4 @@
-"""Training recipes of the two papers (DESIGN §3).
+"""Training recipes of the two papers (docs/DESIGN.md §3).
 
 ``gpa``: GPA-Net §3.1 — SGD with Nesterov momentum 0.9, weight decay 5e-4,
 lr 0.02 (backbone x0.1), x0.1 every 30 epochs, 60 epochs, batch 20, images
