@@ -17,15 +17,8 @@ from __future__ import annotations
 METHOD_LABELS = {"gpanet": "GPA-Net", "resnet50": "ResNet50", "vgg19bn": "VGG19-bn",
                  "laganet": "LAGA-Net", "mbanet": "MBA-Net"}
 
-# The datasets as the papers print them, and the dataset columns of their hand tables (GPA-Net
-# Table 1, LAGA-Net Tables II and V) and body tables (LAGA-Net Tables I and IV), in the papers'
-# order. The dataset table (handreid.data.datasets) takes each dataset's label and kind from here.
-DATASET_LABELS = {"11k-dr": "D-r of 11k", "11k-dl": "D-l of 11k", "11k-pr": "P-r of 11k",
-                  "11k-pl": "P-l of 11k", "hd": "HD", "market1501": "Market-1501",
-                  "dukemtmc": "DukeMTMC", "cuhk03-l": "CUHK03 (L)", "msmt17": "MSMT17"}
-
-HAND_COLUMNS = ("11k-dr", "11k-dl", "11k-pr", "11k-pl", "hd")
-BODY_COLUMNS = ("market1501", "dukemtmc", "cuhk03-l", "msmt17")
+# Dataset names, labels as printed and the hand/body columns of the tables live in the dataset
+# table, handreid.data.datasets (label_of, hand_datasets, body_datasets).
 
 # ----------------------------------------------------------------------------- GPA-Net
 # Table 1: same-domain performance (rank-1, mAP).

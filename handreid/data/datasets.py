@@ -6,11 +6,8 @@ protocol, GPA-Net §3.1; 1 for the body benchmarks' fixed splits), which synthet
 (:data:`handreid.data.synthetic.WRITERS` key) writes it in its real format, and its loader
 ``loader(root, *, repeat, seed, **options) -> Split``. Everything that needs one of these
 facts reads it here: :data:`handreid.data.DATASETS`, :func:`handreid.data.dataset_repeats`,
-the recipes (hand vs body), the demo data, notebook 00, the reproduction layer.
-
-The label and the kind are the papers' facts: they come from :mod:`handreid.published`
-(``DATASET_LABELS``; ``HAND_COLUMNS``/``BODY_COLUMNS``, the columns of the hand and body tables),
-which sits below the data layer and so cannot read this table; this module adds the rest.
+the recipes (hand vs body), the demo data, notebook 00, the tables' columns and labels
+(:mod:`handreid.repro.experiments`). :mod:`handreid.published` holds the papers' numbers only.
 """
 
 from __future__ import annotations
@@ -19,7 +16,6 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Callable
 
-from ..published import BODY_COLUMNS, DATASET_LABELS, HAND_COLUMNS
 from .body import load_dukemtmc, load_market1501, load_msmt17
 from .cuhk03 import load as load_cuhk03
 from .hands11k import ASPECTS
@@ -61,27 +57,29 @@ class Dataset:
     loader: Loader
 
 
-#: Loader and synthetic writer (:data:`handreid.data.synthetic.WRITERS` key) of each dataset.
-_LOADERS: dict[str, tuple[Loader, str]] = {
-    **{f"11k-{c}": (partial(load_11k, aspect=c), "11k") for c in ASPECTS},
-    "hd": (load_hd, "hd"),
-    "market1501": (load_market1501, "market1501"),
-    "dukemtmc": (load_dukemtmc, "dukemtmc"),
-    "cuhk03-l": (load_cuhk03, "cuhk03"),  # option boxes="detected" for the detected boxes
-    "msmt17": (load_msmt17, "msmt17"),  # option combine_val=True adds list_val.txt to training
-}
+def _hand(name: str, label: str, writer: str, loader: Loader) -> Dataset:
+    return Dataset(name, label, "hand", NUM_REPEATS, writer, loader)
 
 
-def _record(name: str, kind: str) -> Dataset:
-    loader, writer = _LOADERS[name]
-    return Dataset(name, DATASET_LABELS[name], kind, NUM_REPEATS if kind == "hand" else 1, writer, loader)
+def _body(name: str, label: str, writer: str, loader: Loader) -> Dataset:
+    return Dataset(name, label, "body", 1, writer, loader)
 
 
-#: Registered name -> record, in the papers' column order: the four 11k aspects and HD, then
-#: Market-1501, DukeMTMC-reID, CUHK03 and MSMT17.
+_ASPECT_LABELS = {"dr": "D-r of 11k", "dl": "D-l of 11k", "pr": "P-r of 11k", "pl": "P-l of 11k"}
+
+#: Registered name -> record, in the papers' column order (hand: GPA-Net Table 1, LAGA-Net Tables II
+#: and V; body: LAGA-Net Tables I and IV): the four 11k aspects and HD, then Market-1501,
+#: DukeMTMC-reID, CUHK03 (option boxes="detected") and MSMT17 (option combine_val=True).
 TABLE: dict[str, Dataset] = {
-    **{name: _record(name, "hand") for name in HAND_COLUMNS},
-    **{name: _record(name, "body") for name in BODY_COLUMNS},
+    d.name: d
+    for d in (
+        *(_hand(f"11k-{c}", _ASPECT_LABELS[c], "11k", partial(load_11k, aspect=c)) for c in ASPECTS),
+        _hand("hd", "HD", "hd", load_hd),
+        _body("market1501", "Market-1501", "market1501", load_market1501),
+        _body("dukemtmc", "DukeMTMC", "dukemtmc", load_dukemtmc),
+        _body("cuhk03-l", "CUHK03 (L)", "cuhk03", load_cuhk03),
+        _body("msmt17", "MSMT17", "msmt17", load_msmt17),
+    )
 }
 
 
