@@ -22,7 +22,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..hands11k import ASPECTS, COLUMNS, DIRNAME, IMAGE_NAME_FORMAT, IMAGES_DIRNAME, META_NAME
-from ._tree import FORMAT_VERSION, PARAMS_FILE, write_json
+from ._tree import FORMAT_VERSION, PARAMS_FILE, is_count, write_json
 from .hands import ASPECT_INDEX, HAND_SIDE, Identity, Subject, render_hand, sample_identity, sample_subject
 
 __all__ = ["check_params", "tree_complete", "write_11k"]
@@ -31,25 +31,23 @@ _IMAGE_NAME = re.compile(r"Hand_\d{7}\.jpg")
 
 
 def check_params(num_subjects, images_per_aspect, image_size, accessory_fraction, seed) -> dict[str, Any]:
-    def is_int(v):
-        return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-
-    if not is_int(num_subjects) or not 2 <= num_subjects <= 100_000:
+    """The parameter record of :func:`write_11k` (ValueError naming a bad value)."""
+    if not is_count(num_subjects) or not 2 <= num_subjects <= 100_000:
         raise ValueError(
             f"num_subjects={num_subjects!r}: expected an int in 2..100000 (the protocol needs >= 2 per aspect)."
         )
     ipa = tuple(images_per_aspect)
-    if len(ipa) != 2 or not all(is_int(v) for v in ipa) or not 2 <= ipa[0] <= ipa[1]:
+    if len(ipa) != 2 or not all(is_count(v) for v in ipa) or not 2 <= ipa[0] <= ipa[1]:
         raise ValueError(
             f"images_per_aspect={images_per_aspect!r}: expected (min, max) ints with 2 <= min <= max "
             "(each identity needs one image for validation/gallery and one more)."
         )
     size = tuple(image_size)
-    if len(size) != 2 or not all(is_int(v) and 32 <= v <= 4096 for v in size):
+    if len(size) != 2 or not all(is_count(v) and 32 <= v <= 4096 for v in size):
         raise ValueError(f"image_size={image_size!r}: expected (width, height) ints in 32..4096.")
     if not isinstance(accessory_fraction, (int, float)) or not 0 <= accessory_fraction < 1:
         raise ValueError(f"accessory_fraction={accessory_fraction!r}: expected a number in [0, 1).")
-    if not is_int(seed) or seed < 0:
+    if not is_count(seed) or seed < 0:
         raise ValueError(f"seed={seed!r}: expected a non-negative int.")
     return {
         "generator": "handreid.data.synthetic.write_11k",
