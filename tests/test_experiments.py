@@ -11,6 +11,7 @@ from handreid.repro import experiments as ex
 from handreid.repro import plan as pl
 from handreid import published as pub
 from handreid.data import DATASETS
+from handreid.data.datasets import body_datasets, hand_datasets
 from handreid.engine import make_config
 from handreid.models import available_models, model_options
 
@@ -48,7 +49,7 @@ def test_gpa_net_tables_match_the_paper_text():
     lines = _paper_lines("gpa-net-ipta2022.txt")
     labels = {"vgg19bn": "VGG19-bn", "resnet50": "ResNet50", "gpanet": "GPA-Net (ours)"}
     for m, label in labels.items():
-        t1 = [x for d in pub.HAND_COLUMNS for x in pub.GPA_TABLE1[m][d]]
+        t1 = [x for d in hand_datasets() for x in pub.GPA_TABLE1[m][d]]
         assert _printed(lines, label, t1), (1, m)
         t2 = [x for pair in (("11k-dr", "hd"), ("hd", "11k-dr")) for x in pub.GPA_TABLE2[m][pair]]
         assert _printed(lines, label, t2), (2, m)
@@ -61,18 +62,18 @@ def test_gpa_net_tables_match_the_paper_text():
 def test_laga_net_tables_match_the_paper_text():
     lines = _paper_lines("laga-net.txt")
     for subset in ("train", "query", "gallery"):
-        assert _printed(lines, subset.capitalize(), [x for d in pub.BODY_COLUMNS for x in pub.LAGA_TABLE1[d][subset]])
-        assert _printed(lines, subset.capitalize(), [x for d in pub.HAND_COLUMNS for x in pub.LAGA_TABLE2[d][subset]])
+        assert _printed(lines, subset.capitalize(), [x for d in body_datasets() for x in pub.LAGA_TABLE1[d][subset]])
+        assert _printed(lines, subset.capitalize(), [x for d in hand_datasets() for x in pub.LAGA_TABLE2[d][subset]])
     for row, label in (("global", "Global"), ("+local", "+ Local"), ("+cam", "+ CAM"), ("+sam", "+ SAM-RPE")):
         assert _printed(lines, label, [x for d in ("market1501", "11k-pr") for x in pub.LAGA_TABLE3[row][d]]), row
     printed = {"LAGA-Net": "LAGA-Net (Ours)", "BagTricks": "BagTicks"}  # the paper's spelling (a typo)
     for row, cells in pub.LAGA_TABLE4.items():
         label = printed.get(row, row)
-        vals = [x for d in pub.BODY_COLUMNS for x in (cells[d] or (None, None))]
+        vals = [x for d in body_datasets() for x in (cells[d] or (None, None))]
         assert _printed(lines, label, vals), row
     for row, cells in pub.LAGA_TABLE5.items():
         label = "LAGA-Net (Ours)" if row == "LAGA-Net" else row
-        assert _printed(lines, label, [x for d in pub.HAND_COLUMNS for x in cells[d]]), row
+        assert _printed(lines, label, [x for d in hand_datasets() for x in cells[d]]), row
 
 
 def test_the_same_configuration_has_the_same_published_number_in_every_table():
@@ -80,7 +81,7 @@ def test_the_same_configuration_has_the_same_published_number_in_every_table():
     assert _cell("gpa-table3", "hp=3", "vp=1") == gpa_pr == _cell("gpa-table4", "gpanet", "11k-pr")
     assert _cell("gpa-table3", "hp=1", "vp=1") == _cell("gpa-table4", "global", "11k-pr")
     assert gpa_pr == {"rank1": 95.83, "mAP": 96.31}
-    for d in pub.HAND_COLUMNS:  # LAGA-Net Table V quotes GPA-Net Table 1
+    for d in hand_datasets():  # LAGA-Net Table V quotes GPA-Net Table 1
         assert _cell("laga-table5", "GPA-Net", d) == _cell("gpa-table1", "gpanet", d)
     assert _cell("laga-table3", "+sam", "market1501") == _cell("laga-table4", "LAGA-Net", "market1501")
     assert _cell("laga-table3", "+sam", "11k-pr") == _cell("laga-table5", "LAGA-Net", "11k-pr")

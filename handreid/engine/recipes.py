@@ -16,8 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from ..data.augment import Augment
-
-HAND_DATASETS = ("11k-dr", "11k-dl", "11k-pr", "11k-pl", "hd")
+from ..data.datasets import hand_datasets
 
 
 @dataclass(frozen=True)
@@ -102,5 +101,5 @@ def get_recipe(name: str, dataset: str) -> Recipe:
     if name == "gpa":
         return GPA
     if name == "laga":
-        return LAGA_HAND if dataset in HAND_DATASETS else LAGA_BODY
+        return LAGA_HAND if dataset in hand_datasets() else LAGA_BODY
     raise ValueError(f"unknown recipe {name!r}; expected one of {', '.join(RECIPES)}")

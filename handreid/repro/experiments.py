@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 from .. import published as pub
-from ..published import BODY_COLUMNS, DATASET_LABELS, HAND_COLUMNS
+from ..data.datasets import body_datasets, hand_datasets, label_of
 
 __all__ = [
     "Column", "EXPERIMENTS", "Experiment", "FIGURES", "METRIC_LABELS", "Row", "Selection", "TABLES", "get",
@@ -29,7 +29,7 @@ __all__ = [
 
 METRIC_LABELS = {"rank1": "rank-1", "mAP": "mAP", "rank5": "rank-5", "rank10": "rank-10", "mINP": "mINP",
                  "ids": "# ids", "images": "# images", "cameras": "# cameras"}
-HAND, BODY = HAND_COLUMNS, BODY_COLUMNS
+HAND, BODY = hand_datasets(), body_datasets()
 
 
 # ----------------------------------------------------------------------------- data model
@@ -130,7 +130,7 @@ def _cells(table: Mapping, metrics=("rank1", "mAP")) -> dict:
 
 
 def _col(ds: str) -> Column:
-    return Column(ds, DATASET_LABELS[ds], train=ds)
+    return Column(ds, label_of(ds), train=ds)
 
 
 # ----------------------------------------------------------------------------- the tables and figures
