@@ -57,7 +57,7 @@ def _list(args: argparse.Namespace) -> int:
 
 def _demo_data(args: argparse.Namespace) -> int:
     from .data import DATASETS
-    from .repro.plan import prepare_demo_data
+    from .data.synthetic.demo import prepare_demo_data
 
     print(prepare_demo_data(DATASETS if args.all else ["11k-dr"], args.out))
     return 0

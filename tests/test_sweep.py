@@ -114,7 +114,7 @@ def test_devices_round_robin_over_local_gpus(monkeypatch):
 def test_blocked_evaluations_are_reported(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(sweep, "execute", lambda tasks, **k: [sweep.Outcome(t.run_id, "failed", error="boom")
                                                               for t in tasks])
-    monkeypatch.setattr(pl, "prepare_demo_data", lambda datasets, root=None: None)
+    monkeypatch.setattr(sweep, "prepare_demo_data", lambda datasets, root=None: None)
     outcomes = sweep.reproduce("gpa-table2", datasets=["11k-dr"], methods=["gpanet"],
                                out_dir=str(tmp_path / "runs"), notebooks=False)
     assert [(o.kind, o.status) for o in outcomes] == [("train", "failed"), ("cross", "blocked")]
@@ -126,7 +126,7 @@ def test_existing_records_are_named_and_retrain_trains_them_anew(tmp_path, monke
     calls = []
     monkeypatch.setattr(sweep, "execute", lambda tasks, **k: calls.append([t.run_id for t in tasks]) or
                         [sweep.Outcome(t.run_id, "done") for t in tasks])
-    monkeypatch.setattr(pl, "prepare_demo_data", lambda datasets, root=None: None)
+    monkeypatch.setattr(sweep, "prepare_demo_data", lambda datasets, root=None: None)
     runs = tmp_path / "results" / "runs"
     kw = dict(datasets=["11k-dr"], methods=["gpanet"], out_dir=str(runs), notebooks=False)
     (task,) = pl.plan("gpa-table1", **{k: kw[k] for k in ("datasets", "methods")}).runs

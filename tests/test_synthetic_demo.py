@@ -1,4 +1,4 @@
-"""The demo profile's synthetic data (handreid.data.synthetic.demo) and its old home in engine.config."""
+"""The demo profile's synthetic data (handreid.data.synthetic.demo)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import pytest
 from conftest import TINY
 from handreid.data import DATASETS, DatasetError, load_split
 from handreid.data.synthetic import demo
-from handreid.engine import config
 
 
 def test_demo_writer_is_the_tables_writer():
@@ -16,11 +15,6 @@ def test_demo_writer_is_the_tables_writer():
         "market1501": "market1501", "dukemtmc": "dukemtmc", "cuhk03-l": "cuhk03", "msmt17": "msmt17"}
     with pytest.raises(DatasetError, match="unknown dataset name 'market'"):
         demo.demo_writer("market")
-
-
-def test_engine_config_keeps_the_names():
-    assert config.DEMO_DATA is demo.DEMO_DATA
-    assert config.demo_writer is demo.demo_writer and config.ensure_demo_data is demo.ensure_demo_data
 
 
 def test_prepare_writes_only_the_datasets_asked_for(tmp_path, monkeypatch):

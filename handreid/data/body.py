@@ -68,7 +68,6 @@ from typing import Callable, Sequence
 import pandas as pd
 
 from ._common import check_root, expected_layout, fill_hint, list_images, preview
-from .overview import table_i_counts  # noqa: F401 - its home is overview; kept importable from here
 from .split import DatasetError, Split, check_body_repeat, check_seed, finish_subset
 
 __all__ = [

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from ..data.synthetic.demo import DEMO_DATA, demo_writer, ensure_demo_data  # noqa: F401 - demo data live there
+from ..data.synthetic.demo import ensure_demo_data
 from ..params import ParameterError, check, parameters_since, reject_unknown
 from ..paths import demo_data_root, runs_dir
 from .recipes import RECIPES, Recipe, get_recipe

@@ -12,12 +12,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..data.synthetic.demo import prepare_demo_data
 from ..engine import records
 from ..io import read_json
 from ..plots import MISSING, plot_cmc, plot_retrieval, save_figure
 from . import experiments as ex
 from .experiments import METRIC_LABELS, Experiment
-from .plan import cell_runs, prepare_demo_data
+from .plan import cell_runs
 from .tables import _runs_root, collect
 
 __all__ = ["cmc_figure", "figure", "figure_cell", "heatmap_figure", "heatmap_matrix", "retrieval_entries",

@@ -23,13 +23,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
+from ..data.datasets import kind_of, repeats_of
 from ..engine import records
 from ..io import read_json
 from ..paths import runs_dir
-from .experiments import BODY, Column, Experiment, Row, select
+from .experiments import Column, Experiment, Row, select
 
 __all__ = ["DEMO_FULL_RUNS", "DEMO_METHOD_OVERRIDES", "DEMO_OVERRIDES", "Plan", "Task", "cell_runs",
-           "data_kind", "eval_repeats_of", "plan", "prepare_demo_data", "run_id_of", "run_params"]
+           "plan", "run_id_of", "run_params"]
 
 #: Demo-profile settings per (recipe, data kind), applied on top of the demo profile only, so
 #: that every table and figure comes out on 2 CPU cores in under 30 minutes (numbers near
@@ -50,19 +51,6 @@ DEMO_METHOD_OVERRIDES: dict[str, dict] = {"vgg19bn": {"epochs": 2}}
 DEMO_FULL_RUNS = {("11k-dr", "gpanet"), ("11k-dr", "resnet50")}
 
 
-def data_kind(dataset: str) -> str:
-    return "body" if dataset in BODY else "hand"
-
-
-def eval_repeats_of(dataset: str) -> int:
-    """10 query/gallery draws for hand data, 1 for the body benchmarks (one fixed split)."""
-    try:
-        from ..data import dataset_repeats
-        return dataset_repeats(dataset)
-    except Exception:  # noqa: BLE001 - an unknown name fails later, in make_config, with a clear message
-        return 1 if dataset in BODY else 10
-
-
 def run_params(row: Row, column: Column, profile: str = "demo", seed: int = 0,
                options: Mapping | None = None) -> dict:
     """The run notebook's parameters of one cell's training (without device or paths)."""
@@ -71,9 +59,9 @@ def run_params(row: Row, column: Column, profile: str = "demo", seed: int = 0,
     ds = column.train
     p = {"dataset": ds, "method": row.method,
          "method_options": dict(options if options is not None else {**row.options, **column.options}),
-         "recipe": row.recipe, "profile": profile, "seed": int(seed), "eval_repeats": eval_repeats_of(ds)}
+         "recipe": row.recipe, "profile": profile, "seed": int(seed), "eval_repeats": repeats_of(ds)}
     if profile == "demo" and (ds, row.method) not in DEMO_FULL_RUNS:
-        p.update(DEMO_OVERRIDES.get((row.recipe, data_kind(ds)), {}))
+        p.update(DEMO_OVERRIDES.get((row.recipe, kind_of(ds)), {}))
         p.update(DEMO_METHOD_OVERRIDES.get(row.method, {}))
     return p
 
@@ -212,10 +200,3 @@ def plan(spec: str | Sequence[str] | Iterable[Experiment] | None = None, profile
                         for k in ("queries", "top_k"):
                             cur[k] = max(cur.get(k, 0), exp.figure.get(k, 0))
     return Plan(list(exps), list(runs.values()), list(evals.values()))
-
-
-def prepare_demo_data(datasets: Iterable[str], root: str | Path | None = None) -> Path:
-    """Write the synthetic trees (real on-disk formats) of ``datasets`` under the demo data root (idempotent)."""
-    from ..engine.config import ensure_demo_data
-
-    return ensure_demo_data(root, tuple(sorted(set(datasets))))

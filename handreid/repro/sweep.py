@@ -44,6 +44,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+from ..data.datasets import repeats_of
+from ..data.synthetic.demo import prepare_demo_data
 from ..engine import records
 from ..engine.config import make_config
 from ..io import write_json
@@ -152,7 +154,7 @@ def evaluate_cross(task: Task) -> Path:
     from ..engine.evaluate import aggregate, evaluate_repeats
 
     cfg, recipe, model, device = _source(task)
-    repeats = min(cfg.eval_repeats, planning.eval_repeats_of(task.dataset))
+    repeats = min(cfg.eval_repeats, repeats_of(task.dataset))
     rows = evaluate_repeats(model, task.dataset, _data_root(cfg), cfg.seed, range(repeats), recipe.image_size,
                             device, flip=recipe.flip_test)
     write_json(task.target, {"run_id": task.run_id, "train_dataset": cfg.dataset, "dataset": task.dataset,
@@ -412,7 +414,7 @@ def reproduce(tables: str | Sequence[str] | None = "all", profile: str = "demo",
                 for t in [*trains, *derived]]
     if profile == "demo" and data_root is None:
         needed = {t.params["dataset"] for t in trains} | {d.dataset for d in derived}
-        planning.prepare_demo_data(needed)
+        prepare_demo_data(needed)
     t0 = time.perf_counter()
     if retrain:
         moved = set_aside([t for t in trains if t.run_dir.exists()])

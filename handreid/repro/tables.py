@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..data.datasets import kind_of
+from ..data.overview import dataset_counts
 from ..engine import records
 from ..io import write_text
 from ..plots import MISSING
@@ -28,7 +30,7 @@ from . import experiments as ex
 from .experiments import METRIC_LABELS, Experiment
 from .plan import cell_runs
 
-__all__ = ["MISSING", "NOT_REPRODUCED", "TableResult", "collect", "dataset_counts", "format_cell", "latex_escape",
+__all__ = ["MISSING", "NOT_REPRODUCED", "TableResult", "collect", "format_cell", "latex_escape",
            "overview", "table", "table_cell", "to_markdown"]
 
 NOT_REPRODUCED = "not reproduced"
@@ -45,24 +47,6 @@ def _combine(per_seed: list[list[float]]) -> dict:
             "std_repeats": float(math.sqrt(np.mean([np.var(v) for v in per_seed]))),
             "std_seeds": float(np.std(means, ddof=1)) if len(means) > 1 else float("nan"),
             "repeats": int(np.mean([len(v) for v in per_seed]))}
-
-
-def dataset_counts(dataset: str, root: str | Path) -> dict[tuple[str, str], int] | None:
-    """(subset, "ids"/"images"/"cameras") -> count of repeat 0, or None when the data are not there."""
-    from ..data import BODY_DATASETS, load_split
-
-    try:
-        split = load_split(dataset, root=root, repeat=0, seed=0)
-    except Exception:  # noqa: BLE001 - absent or incomplete data: shown as missing
-        return None
-    if dataset in BODY_DATASETS:
-        from ..data.body import table_i_counts
-        c = table_i_counts(split)
-    else:
-        from ..data import table_ii_counts
-        c = table_ii_counts(split)
-    return {(s, m): int(c[f"{s}_{m}"]) for s in ("train", "query", "gallery") for m in ("ids", "images", "cameras")
-            if f"{s}_{m}" in c}
 
 
 def collect(exp: Experiment | str, profile: str = "demo", seeds: int = 1, runs_root=None,
@@ -191,7 +175,7 @@ class TableResult:
     @property
     def caption(self) -> str:
         e = self.experiment
-        body = any(c.eval_dataset in ex.BODY for c in e.columns)
+        body = any(kind_of(c.eval_dataset) == "body" for c in e.columns)
         what = ("ours (counts of repeat 0) / paper (Δ)" if e.kind == "stats" else
                 "ours: mean ± std over the query/gallery repeats"
                 + (" (the body benchmarks have one fixed split: no ±)" if body else "")

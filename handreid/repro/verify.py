@@ -31,7 +31,7 @@ from typing import Sequence
 import numpy as np
 
 from ..engine import records
-from ..engine.provenance import machine, same_kind
+from ..engine.provenance import same_kind
 from ..paths import runs_dir
 
 __all__ = ["Verdict", "choose", "compare", "verify"]
