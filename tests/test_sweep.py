@@ -124,8 +124,16 @@ def test_blocked_evaluations_are_reported(tmp_path, monkeypatch, capsys):
 def test_existing_records_are_named_and_retrain_trains_them_anew(tmp_path, monkeypatch, capsys):
     """A fresh clone's committed records are reused, and the sweep says so and how to retrain."""
     calls = []
-    monkeypatch.setattr(sweep, "execute", lambda tasks, **k: calls.append([t.run_id for t in tasks]) or
-                        [sweep.Outcome(t.run_id, "done") for t in tasks])
+
+    def execute(tasks, **k):  # a training leaves its metrics.json, as fit() does
+        calls.append([(t.kind, t.run_id) for t in tasks])
+        for t in tasks:
+            if t.kind == "train":
+                t.run_dir.mkdir(parents=True, exist_ok=True)
+                (t.run_dir / "metrics.json").write_text("{}")
+        return [sweep.Outcome(t.run_id, "done", kind=t.kind) for t in tasks]
+
+    monkeypatch.setattr(sweep, "execute", execute)
     monkeypatch.setattr(sweep, "prepare_demo_data", lambda datasets, root=None: None)
     runs = tmp_path / "results" / "runs"
     kw = dict(datasets=["11k-dr"], methods=["gpanet"], out_dir=str(runs), notebooks=False)
@@ -137,9 +145,11 @@ def test_existing_records_are_named_and_retrain_trains_them_anew(tmp_path, monke
     assert calls == [[]]
     assert f"1 of 1 trainings already have a record in {runs}" in out and "make reproduce RETRAIN=1" in out
     sweep.reproduce("gpa-table1", retrain=True, **kw)
-    assert calls[-1] == [task.run_id]
+    assert calls[-2] == [("train", task.run_id)]
+    # ... and the records derived from it for other tables (GPA-Net Table 2, Fig. 3) are made again
+    assert sorted(calls[-1]) == [("cross", task.run_id), ("retrieval", task.run_id)]
     assert (tmp_path / "results" / "runs-previous" / task.run_id / "metrics.json").exists()
-    assert not (runs / task.run_id).exists()
+    assert (runs / task.run_id / "metrics.json").exists()  # trained anew
 
 
 # ----------------------------------------------------------------------------- derived evaluations

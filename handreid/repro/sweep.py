@@ -420,6 +420,12 @@ def reproduce(tables: str | Sequence[str] | None = "all", profile: str = "demo",
         moved = set_aside([t for t in trains if t.run_dir.exists()])
         if moved:
             print(f"[handreid] retrain: {len(moved)} run records moved to {moved[0].parent}", flush=True)
+            # Their derived records went with them: redo those of every table, not only the selected ones.
+            anew = {p.name for p in moved}
+            everything = planning.plan("all", profile=profile, seeds=seeds, datasets=datasets, methods=methods)
+            have = {d.key for d in derived}
+            derived += [d for d in tasks_of(everything, common, log_output=False)[1]
+                        if d.run_id in anew and d.key not in have]
     todo = [t for t in trains if not t.finished()]
     outcomes = [Outcome(t.run_id, "skipped", dataset=t.params["dataset"]) for t in trains if t.finished()]
     if outcomes:
