@@ -1,10 +1,11 @@
-"""Command line: ``python -m handreid reproduce|list|data|weights|demo-data``.
+"""Command line: ``python -m handreid reproduce|verify|list|data|weights|demo-data``.
 
     python -m handreid reproduce                        # demo profile: every table and figure, CPU
     python -m handreid reproduce --tables gpa-table1,gpa-fig2 --datasets 11k-dr --methods gpanet,resnet50
     python -m handreid reproduce --profile paper --data-root /data --dry-run   # the trainings, with GPU-hours
     python -m handreid reproduce --profile paper --data-root /data --jobs 4    # 4 runs at once on local GPUs
     python -m handreid reproduce --profile paper --data-root /data --executor slurm --slurm-partition gpu
+    python -m handreid verify                           # retrain 3 committed records here and compare
     python -m handreid list                             # the tables and figures the registry knows
     python -m handreid data --data-root /data           # which datasets are there, what they block
     python -m handreid weights                          # fetch and verify the ImageNet weights the tables need
@@ -22,7 +23,7 @@ def _csv(value: str | None) -> list[str] | None:
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    from . import sweep
+    from .repro import sweep
 
     slurm = {}
     if args.slurm_partition:
@@ -34,7 +35,7 @@ def _reproduce(args: argparse.Namespace) -> int:
             args.tables, profile=args.profile, data_root=args.data_root, device=args.device, seeds=args.seeds,
             jobs=args.jobs, executor=args.executor, dry_run=args.dry_run, datasets=_csv(args.datasets),
             methods=_csv(args.methods), log_output=not args.quiet, slurm=slurm or None,
-            notebooks=not args.no_notebooks)
+            notebooks=not args.no_notebooks, retrain=args.retrain)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -46,13 +47,14 @@ def _reproduce(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from . import experiments as ex
+    from .repro import experiments as ex
+    from .repro.plan import plan
 
     print(f"{'key':20s} {'what':27s} {'kind':9s} {'runs':>4s}  title")
     for e in ex.EXPERIMENTS.values():
-        runs = len(ex.plan([e], profile="demo").runs)
+        runs = len(plan([e], profile="demo").runs)
         print(f"{e.key:20s} {e.name:27s} {e.kind:9s} {runs:4d}  {e.title}")
-    print(f"all together: {len(ex.plan('all').runs)} trainings (runs shared by several tables are trained once)")
+    print(f"all together: {len(plan('all').runs)} trainings (runs shared by several tables are trained once)")
     return 0
 
 
@@ -65,23 +67,24 @@ def _selection(parser: argparse.ArgumentParser) -> None:
 
 
 def _data(args: argparse.Namespace) -> int:
-    from . import experiments as ex
     from .data.check import preflight
+    from .repro.plan import plan as make_plan
 
     try:
-        plan = ex.plan(args.tables, profile="paper", datasets=_csv(args.datasets), methods=_csv(args.methods))
+        plan = make_plan(args.tables, profile="paper", datasets=_csv(args.datasets), methods=_csv(args.methods))
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    statuses, missing = preflight(plan, args.data_root, _csv(args.datasets), full=args.full)
-    return 1 if missing else 0
+    return 1 if preflight(plan, args.data_root, _csv(args.datasets), full=args.full)[1] else 0
 
 
 def _weights(args: argparse.Namespace) -> int:
-    from . import weights
+    from .models import weights
+    from .repro.plan import plan
 
     try:
-        uses = weights.needed(args.tables, datasets=_csv(args.datasets), methods=_csv(args.methods))
+        runs = plan(args.tables, profile="paper", datasets=_csv(args.datasets), methods=_csv(args.methods)).runs
+        uses = weights.needed((t.params["method"], t.params["method_options"]) for t in runs)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -89,20 +92,24 @@ def _weights(args: argparse.Namespace) -> int:
                              progress=not args.check)
     print(weights.format_listing(statuses, args.dest or weights.checkpoint_dir()))
     if args.dest and not args.check and all(s.ok for s in statuses):
-        print(f"on the machine that trains, put these files in torch.hub.get_dir()/checkpoints "
-              f"(default ~/.cache/torch/hub/checkpoints, or $TORCH_HOME/hub/checkpoints)")
+        print("on the machine that trains, put these files in torch.hub.get_dir()/checkpoints "
+              "(default ~/.cache/torch/hub/checkpoints, or $TORCH_HOME/hub/checkpoints)")
     return 0 if all(s.ok for s in statuses) else 1
 
 
 def _demo_data(args: argparse.Namespace) -> int:
-    from . import experiments as ex
     from .data import DATASETS
+    from .data.synthetic.demo import prepare_demo_data
 
-    print(ex.prepare_demo_data(DATASETS if args.all else ["11k-dr"], args.out))
+    print(prepare_demo_data(DATASETS if args.all else ["11k-dr"], args.out))
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["verify"]:  # its own options: python -m handreid verify --help
+        from .repro.verify import main as verify_main
+        return verify_main(argv[1:])
     parser = argparse.ArgumentParser(prog="handreid", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -120,8 +127,13 @@ def main(argv: list[str] | None = None) -> int:
     rp.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     rp.add_argument("--dry-run", action="store_true", help="list the runs that would execute, and why, then stop")
     rp.add_argument("--no-notebooks", action="store_true", help="do not run the tables and figures notebooks")
+    rp.add_argument("--retrain", action="store_true",
+                    help="train the selected runs anew even when their records exist (the old records move to "
+                         "results/runs-previous/)")
     rp.add_argument("--quiet", action="store_true", help="do not stream the notebooks' output")
     rp.set_defaults(func=_reproduce)
+    sub.add_parser("verify", help="retrain a few committed records on this machine and compare "
+                                  "(python -m handreid verify --help)")
     ls = sub.add_parser("list", help="the tables and figures of both papers")
     ls.set_defaults(func=_list)
     cp = sub.add_parser("data", help="check the datasets under a data root before a paper-profile sweep")

@@ -3,6 +3,7 @@
 - :func:`label_smoothed_cross_entropy`: GPA-Net Eq. (2) / LAGA-Net Eq. (10).
 - :class:`GPANetLoss`: GPA-Net Eq. (1), global CE + lambda * sum of the part CEs.
 - :func:`batch_hard_triplet`: batch-hard triplet loss (Hermans et al. 2017; LAGA-Net Eq. (11)).
+- :class:`LAGANetLoss`: LAGA-Net Eq. (8), the CE of every classifier + beta * the triplet of every embedding.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["GPANetLoss", "batch_hard_triplet", "label_smoothed_cross_entropy", "pairwise_euclidean"]
+__all__ = ["GPANetLoss", "LAGANetLoss", "batch_hard_triplet", "label_smoothed_cross_entropy", "pairwise_euclidean"]
 
 
 def _check_targets(n: int, targets: Tensor, what: str) -> None:
@@ -130,3 +131,33 @@ def batch_hard_triplet(
     losses = torch.where(valid, F.relu(margin + d_pos - d_neg), 0.0)
     total = losses.sum()
     return total / valid.sum().clamp_min(1) if reduction == "mean" else total
+
+
+class LAGANetLoss(nn.Module):
+    """LAGA-Net Eq. (8): ``L = sum_b CE(logits_b) + beta * sum_b L_tri(embedding_b)``.
+
+    One label-smoothed cross-entropy (Eq. 10) per classifier and one batch-hard triplet
+    (Eq. 11, margin ``alpha``, averaged over anchors) per embedding of the model's
+    :class:`~handreid.models.heads.ReIDOutput`; LAGA-Net §IV-B uses ``beta = 0.1``,
+    ``alpha = 1.2``, ``epsilon = 0.1``. :meth:`terms` returns ``"ce"``, ``"triplet"`` and
+    ``"total"`` for logging, like :class:`GPANetLoss`.
+    """
+
+    def __init__(self, beta: float = 0.1, margin: float = 1.2, epsilon: float = 0.1):
+        super().__init__()
+        self.beta = float(beta)
+        self.margin = float(margin)
+        self.epsilon = float(epsilon)
+
+    def terms(self, output, targets: Tensor) -> dict[str, Tensor]:
+        if not output.logits:
+            raise ValueError("LAGANetLoss: the model output has no logits")
+        ce = sum(label_smoothed_cross_entropy(z, targets, self.epsilon) for z in output.logits)
+        tri = sum((batch_hard_triplet(e, targets, self.margin) for e in output.embeddings), ce.new_zeros(()))
+        return {"ce": ce, "triplet": tri, "total": ce + self.beta * tri}
+
+    def forward(self, output, targets: Tensor) -> Tensor:
+        return self.terms(output, targets)["total"]
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, margin={self.margin}, epsilon={self.epsilon}"

@@ -10,8 +10,8 @@ import shutil
 
 import pytest
 
-from handreid import experiments as ex
-from handreid import sweep
+from handreid.repro import sweep
+from handreid.repro.plan import plan
 from handreid.__main__ import main
 from handreid.data import DATASETS, DatasetError, load_split, table_ii_counts
 from handreid.data.check import DatasetStatus, check_datasets, format_report, needed_datasets
@@ -107,9 +107,9 @@ def test_counts_as_published_say_so():
 
 
 def test_needed_datasets_of_a_selection():
-    plan = ex.plan("gpa-table2,laga-table1", profile="paper")
-    assert needed_datasets(plan) == ["11k-dr", "hd", "market1501", "dukemtmc", "cuhk03-l", "msmt17"]
-    assert needed_datasets(plan, datasets=["11k-dr"]) == ["11k-dr", "hd"]  # the cross-domain target stays
+    selection = plan("gpa-table2,laga-table1", profile="paper")
+    assert needed_datasets(selection) == ["11k-dr", "hd", "market1501", "dukemtmc", "cuhk03-l", "msmt17"]
+    assert needed_datasets(selection, datasets=["11k-dr"]) == ["11k-dr", "hd"]  # the cross-domain target stays
 
 
 def test_cli(only_11k, capsys):

@@ -148,3 +148,24 @@ def test_batch_hard_triplet_grad_finite_with_duplicates():
     loss = batch_hard_triplet(x, t)
     loss.backward()
     assert torch.isfinite(loss) and torch.isfinite(x.grad).all()
+
+
+def test_laganet_loss_is_eq8_written_out():
+    """LAGA-Net Eq. (8): sum of the smoothed CEs + beta * sum of the batch-hard triplets."""
+    from handreid.losses import LAGANetLoss
+    from handreid.models.heads import ReIDOutput
+
+    g = torch.Generator().manual_seed(3)
+    t = torch.tensor([0, 0, 1, 1, 2, 2])
+    logits = [torch.randn(6, 3, generator=g) for _ in range(3)]
+    embeds = [torch.randn(6, 8, generator=g) for _ in range(2)]
+    out = ReIDOutput(logits=logits, embeddings=embeds, features=embeds, names=["a", "b", "c"])
+    ce = sum(label_smoothed_cross_entropy(z, t, 0.1) for z in logits)
+    tri = batch_hard_triplet(embeds[0], t, 1.2) + batch_hard_triplet(embeds[1], t, 1.2)
+    terms = LAGANetLoss(beta=0.1, margin=1.2, epsilon=0.1).terms(out, t)
+    torch.testing.assert_close(terms["ce"], ce)
+    torch.testing.assert_close(terms["triplet"], tri)
+    torch.testing.assert_close(terms["total"], ce + 0.1 * tri)
+    assert LAGANetLoss(beta=0.5)(out, t).item() == pytest.approx((ce + 0.5 * tri).item())
+    no_embed = ReIDOutput(logits=logits, embeddings=[], features=[], names=["a", "b", "c"])
+    torch.testing.assert_close(LAGANetLoss()(no_embed, t), ce)

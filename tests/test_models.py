@@ -90,7 +90,7 @@ def test_model_options():
 
 
 def test_register_model_decorator():
-    from handreid.models import _REGISTRY
+    from handreid.models.registry import _REGISTRY
 
     try:
         @register_model

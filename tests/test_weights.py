@@ -19,7 +19,7 @@ import pytest
 import torch
 from torchvision import models as tvm
 
-from handreid import weights
+from handreid.models import weights
 from handreid.__main__ import main
 from handreid.models import build_model
 from handreid.models.backbone import checkpoint_path, require_weights
@@ -231,11 +231,22 @@ def test_a_file_already_in_the_cache_needs_no_network(hub, no_server):
 
 # ----------------------------------------------------------------------------- what the tables need
 def test_needed_weights_come_from_the_models(hub, no_server):
-    assert weights.needed("gpa-table1") == {VGG: ["vgg19bn"], RESNET: ["resnet50", "gpanet"]}
-    assert weights.needed("gpa-table4") == {RESNET: ["gpanet"]}
-    assert weights.needed("laga-table3,laga-table5", methods=["laganet", "mbanet"]) == {RESNET: ["laganet", "mbanet"]}
-    assert weights.needed("laga-table1") == {}  # statistics only: no training
+    assert weights.needed([("vgg19bn", {}), ("resnet50", {}), ("gpanet", {"hp": 3, "vp": 1}),
+                           ("gpanet", {"hp": 1, "vp": 1})]) == {VGG: ["vgg19bn"], RESNET: ["resnet50", "gpanet"]}
+    assert weights.needed([("laganet", {"branches": ["global"]}), ("mbanet", {})]) == {RESNET: ["laganet", "mbanet"]}
+    assert weights.needed([]) == {}
     assert not hub.exists()  # recording built the models without touching the cache
+
+
+def test_cli_lists_what_the_selected_tables_need(hub, no_server, capsys):
+    assert main(["weights", "--tables", "gpa-table1", "--check"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1:3] == ["  missing  vgg19_bn-c79401a0.pth  VGG19_BN_Weights.IMAGENET1K_V1  (for vgg19bn)",
+                          "  missing  resnet50-0676ba61.pth  ResNet50_Weights.IMAGENET1K_V1  (for resnet50, gpanet)"]
+    assert main(["weights", "--tables", "laga-table1", "--check"]) == 0  # statistics only: no training
+    assert "(the selected tables train no model with ImageNet weights)" in capsys.readouterr().out
+    assert main(["weights", "--tables", "laga-table3,laga-table5", "--methods", "laganet,mbanet", "--check"]) == 1
+    assert "(for laganet, mbanet)" in capsys.readouterr().out
 
 
 def test_cli_fetches_lists_verifies_and_copies(hub, server, monkeypatch, tmp_path, capsys):

@@ -27,24 +27,21 @@ SUBSETS = ("train", "query", "gallery")
 def _catalogue() -> dict[str, dict]:
     """name -> {"folders": candidate folders under the root, "published": LAGA-Net row, "table": its label}.
 
-    The one place that reads the dataset table (today :data:`handreid.data.DATASETS`, the loaders'
-    folder names and :mod:`handreid.published`).
+    The one place that reads the dataset table (:mod:`handreid.data.datasets`), the loaders'
+    folder names and :mod:`handreid.published`.
     """
     from .. import published as pub
-    from . import DATASETS, body, cuhk03, hands11k, hd
+    from . import body, cuhk03, hands11k, hd
+    from .datasets import TABLE
 
-    folders = {"hd": (hd.HD_DIRNAME,), "market1501": body.MARKET_DIRNAMES, "dukemtmc": body.DUKE_DIRNAMES,
-               "cuhk03-l": cuhk03.DIRNAMES, "msmt17": body.MSMT_DIRNAMES}
+    folders = {"11k": (hands11k.DIRNAME,), "hd": (hd.HD_DIRNAME,), "market1501": body.MARKET_DIRNAMES,
+               "dukemtmc": body.DUKE_DIRNAMES, "cuhk03": cuhk03.DIRNAMES, "msmt17": body.MSMT_DIRNAMES}
+    tables = {"body": (pub.LAGA_TABLE1, "Table I"), "hand": (pub.LAGA_TABLE2, "Table II")}
     out = {}
-    for name in DATASETS:
-        entry = {"folders": folders.get(name, ()), "published": None, "table": ""}
-        if name.startswith("11k-"):
-            entry["folders"] = (Path(hands11k.META_RELPATH).parts[0],)
-        if name in pub.LAGA_TABLE1:
-            entry.update(published=pub.LAGA_TABLE1[name], table="Table I")
-        elif name in pub.LAGA_TABLE2:
-            entry.update(published=pub.LAGA_TABLE2[name], table="Table II")
-        out[name] = entry
+    for name, d in TABLE.items():
+        published, label = tables[d.kind]
+        out[name] = {"folders": folders.get(d.writer, ()), "published": published.get(name),
+                     "table": label if name in published else ""}
     return out
 
 
@@ -163,13 +160,13 @@ def format_report(root: str | os.PathLike, statuses: Sequence[DatasetStatus], tr
 def needed_datasets(plan, datasets: Sequence[str] | None = None) -> list[str]:
     """The datasets a plan touches: its trainings', its evaluations' targets and its statistics
     tables' columns (``datasets`` filters those, as it filters the trainings), in table order."""
-    from . import DATASETS
+    from .datasets import TABLE
 
     names = {r.params["dataset"] for r in plan.runs} | {e.dataset for e in plan.evals}
     for exp in plan.experiments:
         if exp.kind == "stats":
             names |= {c.train for c in exp.columns if not datasets or c.train in datasets}
-    return [d for d in DATASETS if d in names] + sorted(names - set(DATASETS))
+    return [d for d in TABLE if d in names] + sorted(names - set(TABLE))
 
 
 def preflight(plan, data_root: str | os.PathLike | None, datasets: Sequence[str] | None = None,

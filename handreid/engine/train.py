@@ -1,4 +1,4 @@
-"""Training: :func:`fit` runs one configuration end to end (DESIGN §3).
+"""Training: :func:`fit` runs one configuration end to end (docs/DESIGN.md §3).
 
 Seeded; the batch order and every augmentation of epoch ``e`` come from a
 generator seeded by (seed, e), and the checkpoint written after every epoch
@@ -6,7 +6,7 @@ keeps the model, optimiser and RNG states, so an interrupted run resumes where
 it stopped and ends where an uninterrupted one would. A finished run (its
 ``metrics.json`` exists) is returned without training again.
 
-Speed (DESIGN §5): batches come from the decode-once cache, staged in GPU memory
+Speed (docs/DESIGN.md §5): batches come from the decode-once cache, staged in GPU memory
 when it fits; augmentations run on the device; on CUDA the model runs in bf16
 autocast and channels_last with cuDNN autotuning; loss and accuracy are summed on
 the device, so no step waits for the GPU; checkpoints are written in the background
@@ -18,7 +18,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import math
-import platform
 import time
 from pathlib import Path
 from typing import Any
@@ -27,16 +26,16 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .. import __version__
 from ..data import load_split
 from ..data.augment import augment_batch, normalize, to_float
 from ..data.cache import ImageCache, stage
 from ..data.sampler import pk_batches, random_batches
 from ..io import BackgroundWriter, atomic_write, write_json, write_text
-from ..losses import GPANetLoss, batch_hard_triplet, label_smoothed_cross_entropy
+from ..losses import GPANetLoss, LAGANetLoss
 from ..models import build_model
 from ..progress import progress_bar
 from . import records
+from .provenance import image_fingerprint, machine
 from .config import RunConfig, make_config
 from .evaluate import aggregate, autocast, evaluate_repeats, resolve_device
 from .recipes import Recipe
@@ -71,11 +70,8 @@ def make_loss(recipe: Recipe):
     if recipe.loss == "gpa":
         return GPANetLoss(lam=recipe.part_weight, epsilon=recipe.label_smoothing)
     if recipe.loss == "laga":
-        def laga_loss(out, y):
-            ce = sum(label_smoothed_cross_entropy(z, y, recipe.label_smoothing) for z in out.logits)
-            tri = sum(batch_hard_triplet(e, y, recipe.triplet_margin) for e in out.embeddings)
-            return ce + recipe.triplet_weight * tri
-        return laga_loss
+        return LAGANetLoss(beta=recipe.triplet_weight, margin=recipe.triplet_margin,
+                           epsilon=recipe.label_smoothing)
     raise ValueError(f"unknown loss {recipe.loss!r}")
 
 
@@ -85,12 +81,6 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
 
 def _fingerprint(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _versions() -> dict[str, str]:
-    import torchvision
-    return {"handreid": __version__, "torch": torch.__version__,
-            "torchvision": torchvision.__version__, "python": platform.python_version()}
 
 
 def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
@@ -125,11 +115,15 @@ def fit(config: RunConfig | dict, progress: bool = True, stop_after: int | None 
     optimizer = make_optimizer(model, recipe)
     loss_fn = make_loss(recipe)
 
+    train_paths = split.image_paths(split.train)
+    labels = torch.tensor(split.train["label"].to_numpy(), dtype=torch.long)
+    train_cache = ImageCache(train_paths, recipe.train_size, progress=progress).array  # row i = train_paths[i]
+    # Provenance: CPU results depend on the CPU kind and the thread count (float reduction order).
+    mach = machine(device)
     header = {"run_id": run_dir.name, "config": cfg.to_dict(), "identity": cfg.identity(),
-              "num_classes": split.num_classes, "data_sha": data_sha, "versions": _versions(),
-              "device": str(device),
-              # CPU results depend on it (float reduction order): the demo sweep runs 1 per job.
-              "cpu_threads": torch.get_num_threads()}
+              "num_classes": split.num_classes, "data_sha": data_sha, "versions": mach["versions"],
+              "device": str(device), "cpu_threads": mach["threads"], "machine": mach,
+              "images_sha": image_fingerprint(train_cache)}
     ckpt_file = run_dir / records.CHECKPOINT
     history: list[dict] = []
     start = 0
@@ -149,11 +143,9 @@ def fit(config: RunConfig | dict, progress: bool = True, stop_after: int | None 
     else:
         write_json(run_dir / records.CONFIG, header)
 
-    train_paths = split.image_paths(split.train)
-    labels = torch.tensor(split.train["label"].to_numpy(), dtype=torch.long)
-    # Row i = train_paths[i]. A memory map on a CPU (batches come from the page cache, never
-    # decoded); on a GPU the whole array is staged in device memory when it fits.
-    train_images = stage(ImageCache(train_paths, recipe.train_size, progress=progress).array, device)
+    # A memory map on a CPU (batches come from the page cache, never decoded); on a GPU the whole
+    # array is staged in device memory when it fits.
+    train_images = stage(train_cache, device)
     val_images = ImageCache(split.image_paths(split.val), recipe.image_size).array
     val_labels = torch.tensor(split.val["label"].to_numpy(), dtype=torch.long)
     if device.type == "cuda":

@@ -3,7 +3,7 @@
 ImageNet weights come from torchvision's own weight enums (``ResNet50_Weights.IMAGENET1K_V1``,
 ``VGG19_BN_Weights.IMAGENET1K_V1``), kept in torch's hub cache,
 ``torch.hub.get_dir()/checkpoints/<file>``. When the file is not there, :func:`require_weights`
-downloads it (:func:`handreid.weights.download`: a few seconds' timeout, the SHA-256 checked
+downloads it (:func:`handreid.models.weights.download`: a few seconds' timeout, the SHA-256 checked
 against the prefix in the file name, as torchvision does); when that fails, a ``RuntimeError``
 says which file to put where, where it comes from and why the download failed, so an offline
 machine fails in seconds instead of hanging.
@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 from torchvision import models as tvm
 
-from .. import weights as fetcher
+from . import weights as fetcher
 
 __all__ = [
     "ResNet50Trunk",

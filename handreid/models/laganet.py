@@ -43,7 +43,7 @@ from typing import Iterable
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from . import register_model
+from .registry import register_model
 from .attention import ChannelAttention, SpatialAttentionRPE
 from .backbone import ResNet50Trunk, resnet50_trunk
 from .heads import ReductionHead, ReIDModel

@@ -7,10 +7,9 @@ beside the target, SHA-256 of the bytes against the prefix in the name, then an 
 with a timeout on resolving, connecting and every read, so an offline machine fails in seconds
 instead of hanging. A wrong hash leaves nothing behind.
 
-:func:`needed` finds the files the selected tables need by building each of their models with
-``pretrained=True`` on the meta device while :func:`handreid.models.backbone.recording_weights`
-records what the backbones ask for; :func:`fetch` / :func:`format_listing` are
-``python -m handreid weights``.
+:func:`needed` finds the files a list of models needs by building each with ``pretrained=True`` on
+the meta device while :func:`handreid.models.backbone.recording_weights` records what the backbones
+ask for; with :func:`fetch` and :func:`format_listing` it makes ``python -m handreid weights``.
 
 Environment (both also function parameters):
 
@@ -29,7 +28,7 @@ import threading
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Mapping, Sequence
 from urllib.parse import urlsplit
 
 __all__ = [
@@ -185,23 +184,20 @@ def _progress(total: int | None, name: str, enabled: bool):
 
 
 # ----------------------------------------------------------------------------- what the tables need
-def needed(tables: str | Sequence[str] | None = "all", datasets: Sequence[str] | None = None,
-           methods: Sequence[str] | None = None) -> dict[object, list[str]]:
-    """ImageNet weights of the paper-profile trainings of ``tables`` -> the methods that use them.
+def needed(cells: Iterable[tuple[str, Mapping]]) -> dict[object, list[str]]:
+    """ImageNet weights of the models ``cells`` = ``(method, options)`` -> the methods that use them.
 
-    Each distinct (method, options) of the plan is built with ``pretrained=True`` on the meta
-    device while the backbones' requests are recorded (nothing is loaded or fetched).
+    Each distinct cell is built with ``pretrained=True`` on the meta device while the backbones'
+    requests are recorded (nothing is loaded or fetched).
     """
     import torch
 
-    from . import experiments as ex
-    from .models import build_model
-    from .models.backbone import recording_weights
+    from . import build_model
+    from .backbone import recording_weights
 
     uses: dict[object, list[str]] = {}
     seen = set()
-    for run in ex.plan(tables, profile="paper", datasets=datasets, methods=methods).runs:
-        method, options = run.params["method"], run.params["method_options"]
+    for method, options in cells:
         key = (method, repr(sorted(options.items())))
         if key in seen:
             continue
@@ -268,7 +264,7 @@ def fetch(uses: dict[object, list[str]], dest: str | os.PathLike | None = None, 
 
 
 def _copy(src: Path, dst: Path) -> None:
-    from .io import atomic_write
+    from ..io import atomic_write
 
     atomic_write(dst, lambda tmp: shutil.copyfile(src, tmp))
 
