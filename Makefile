@@ -1,4 +1,4 @@
-# handreid: make reproduce | make test | make lab
+# handreid: make reproduce | make test | make lab | make weights
 PYTHON   ?= python3
 VENV     ?= .venv
 PY       := $(VENV)/bin/python
@@ -7,7 +7,7 @@ DATA_ROOT ?=
 DEVICE   ?= auto
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 
-.PHONY: setup reproduce verify test lab clean-cache
+.PHONY: setup reproduce verify test lab weights clean-cache
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,9 +44,18 @@ test: setup
 	HANDREID_OUTPUT="$$tmp/out" HANDREID_DEMO_DATA="$$tmp/data" HANDREID_CACHE="$$tmp/cache" MPLBACKEND=Agg \
 	$(PY) -m pytest -p no:cacheprovider tests --nbval-lax $(NOTEBOOKS)
 
-## lab: JupyterLab on the notebooks
+## weights: download and verify the ImageNet weights the selected tables need (TABLES=...; default all)
+##   into torch's hub cache, or DEST=DIR to carry them to an offline machine
+weights: setup
+	$(PY) -m handreid weights --tables '$(TABLES)' $(if $(DEST),--dest "$(DEST)") \
+	    $(if $(DATASETS),--datasets $(DATASETS)) $(if $(METHODS),--methods $(METHODS))
+
+## lab: JupyterLab on the notebooks; open the URL with ?token=... it prints (as root: --allow-root)
+##   LAB_ARGS='--ip=0.0.0.0 --port=8899' to reach it from outside a container
 lab: setup
-	$(VENV)/bin/jupyter lab notebooks
+	@echo "[handreid] JupyterLab starting: open the http://127.0.0.1:<port>/lab?token=... URL it prints below (Ctrl-C stops it)"
+	$(VENV)/bin/jupyter lab notebooks $(if $(filter 0,$(shell id -u)),--allow-root) \
+	    $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname -s))),,--ServerApp.open_browser=False) $(LAB_ARGS)
 
 clean-cache:
 	rm -rf .cache

@@ -1,4 +1,4 @@
-"""Command line: ``python -m handreid reproduce|verify|list|demo-data``.
+"""Command line: ``python -m handreid reproduce|verify|list|data|weights|demo-data``.
 
     python -m handreid reproduce                        # demo profile: every table and figure, CPU
     python -m handreid reproduce --tables gpa-table1,gpa-fig2 --datasets 11k-dr --methods gpanet,resnet50
@@ -7,6 +7,9 @@
     python -m handreid reproduce --profile paper --data-root /data --executor slurm --slurm-partition gpu
     python -m handreid verify                           # retrain 3 committed records here and compare
     python -m handreid list                             # the tables and figures the registry knows
+    python -m handreid data --data-root /data           # which datasets are there, what they block
+    python -m handreid weights                          # fetch and verify the ImageNet weights the tables need
+    python -m handreid weights --dest /scratch/weights  # ... into a folder to copy to an offline machine
 """
 
 from __future__ import annotations
@@ -55,6 +58,45 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _selection(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tables", default="all",
+                        help="tables and figures: 'all' (default), keys or patterns, comma-separated "
+                             "(e.g. gpa-table1,gpa-fig2 or 'laga-*'); see `python -m handreid list`")
+    parser.add_argument("--datasets", help="only cells trained on these datasets (comma-separated)")
+    parser.add_argument("--methods", help="only these methods (comma-separated model names)")
+
+
+def _data(args: argparse.Namespace) -> int:
+    from .data.check import preflight
+    from .repro.plan import plan as make_plan
+
+    try:
+        plan = make_plan(args.tables, profile="paper", datasets=_csv(args.datasets), methods=_csv(args.methods))
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 1 if preflight(plan, args.data_root, _csv(args.datasets), full=args.full)[1] else 0
+
+
+def _weights(args: argparse.Namespace) -> int:
+    from .models import weights
+    from .repro.plan import plan
+
+    try:
+        runs = plan(args.tables, profile="paper", datasets=_csv(args.datasets), methods=_csv(args.methods)).runs
+        uses = weights.needed((t.params["method"], t.params["method_options"]) for t in runs)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    statuses = weights.fetch(uses, args.dest, download_missing=not args.check, timeout=args.timeout,
+                             progress=not args.check)
+    print(weights.format_listing(statuses, args.dest or weights.checkpoint_dir()))
+    if args.dest and not args.check and all(s.ok for s in statuses):
+        print("on the machine that trains, put these files in torch.hub.get_dir()/checkpoints "
+              "(default ~/.cache/torch/hub/checkpoints, or $TORCH_HOME/hub/checkpoints)")
+    return 0 if all(s.ok for s in statuses) else 1
+
+
 def _demo_data(args: argparse.Namespace) -> int:
     from .data import DATASETS
     from .data.synthetic.demo import prepare_demo_data
@@ -74,11 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     rp = sub.add_parser("reproduce", help="train what the selected tables and figures need, then render them")
     rp.add_argument("--profile", choices=("demo", "paper"), default="demo")
     rp.add_argument("--data-root", help="folder holding the datasets (required for --profile paper)")
-    rp.add_argument("--tables", default="all",
-                    help="tables and figures: 'all' (default), keys or patterns, comma-separated "
-                         "(e.g. gpa-table1,gpa-fig2 or 'laga-*'); see `python -m handreid list`")
-    rp.add_argument("--datasets", help="only cells trained on these datasets (comma-separated)")
-    rp.add_argument("--methods", help="only these methods (comma-separated model names)")
+    _selection(rp)
     rp.add_argument("--seeds", type=int, default=1, help="training seeds per configuration (default 1)")
     rp.add_argument("--jobs", type=int, default=1,
                     help="runs at once (local: worker processes, spread round robin over the local GPUs; "
@@ -98,6 +136,19 @@ def main(argv: list[str] | None = None) -> int:
                                   "(python -m handreid verify --help)")
     ls = sub.add_parser("list", help="the tables and figures of both papers")
     ls.set_defaults(func=_list)
+    cp = sub.add_parser("data", help="check the datasets under a data root before a paper-profile sweep")
+    cp.add_argument("--data-root", required=True, help="folder holding 11k/, HD/, Market-1501-v15.09.15/ ...")
+    _selection(cp)
+    cp.add_argument("--full", action="store_true", help="print each loader's whole message (expected tree, source)")
+    cp.set_defaults(func=_data)
+    wp = sub.add_parser("weights", help="download and verify the ImageNet weights the selected tables need")
+    _selection(wp)
+    wp.add_argument("--dest", help="folder to put the files in (default: torch's hub cache, "
+                                   "torch.hub.get_dir()/checkpoints)")
+    wp.add_argument("--check", action="store_true", help="only list and verify what is there; download nothing")
+    wp.add_argument("--timeout", type=float, default=None,
+                    help="seconds to wait for the server at each step (default $HANDREID_WEIGHTS_TIMEOUT or 5)")
+    wp.set_defaults(func=_weights)
     dp = sub.add_parser("demo-data", help="write the synthetic demo datasets (idempotent)")
     dp.add_argument("--out", default=None, help="folder (default: data/demo)")
     dp.add_argument("--all", action="store_true", help="every dataset (default: 11k only)")

@@ -340,19 +340,23 @@ def tasks_of(plan: Plan, common: dict | None = None, log_output: bool = True) ->
             [t.with_params(common, log_output) for t in plan.evals])
 
 
-def dry_run_listing(plan: Plan, trains: Sequence[Task], derived: Sequence[Task], profile: str) -> str:
-    """What would run and why: one line per training (with its estimated cost in the paper profile)."""
+def dry_run_listing(plan: Plan, trains: Sequence[Task], derived: Sequence[Task], profile: str,
+                    missing: set[str] = frozenset()) -> str:
+    """What would run and why: one line per training (with its estimated cost in the paper profile);
+    ``missing``: datasets that are not present (their trainings are listed as blocked)."""
     lines = []
     total = 0.0
-    pending = [t for t in trains if not t.finished()]
+    pending = [t for t in trains if not t.finished() and t.params["dataset"] not in missing]
     cross_of: dict[str, list[str]] = {}
     for d in derived:
         if d.kind == "cross":
             cross_of.setdefault(d.run_id, []).append(d.dataset)
     lines.append(f"{len(trains)} trainings for {', '.join(e.key for e in plan.experiments)} "
-                 f"({profile} profile): {len(pending)} to run, {len(trains) - len(pending)} finished")
+                 f"({profile} profile): {len(pending)} to run, {sum(t.finished() for t in trains)} finished"
+                 + (f", {len(trains) - len(pending) - sum(t.finished() for t in trains)} blocked: data missing"
+                    if missing else ""))
     for t in trains:
-        status = "finished" if t.finished() else "to run"
+        status = "finished" if t.finished() else "blocked: data missing" if t.params["dataset"] in missing else "to run"
         price = ""
         if profile == "paper":
             c = cost.estimate_cost(t.params, cross_of.get(t.run_id, ()))
@@ -408,10 +412,14 @@ def reproduce(tables: str | Sequence[str] | None = "all", profile: str = "demo",
     plan = planning.plan(tables, profile=profile, seeds=seeds, datasets=datasets, methods=methods)
     common = {"data_root": data_root, "out_dir": out_dir, "device": device}
     trains, derived = tasks_of(plan, common, log_output=log_output and jobs <= 1 and executor == "local")
+    missing: set[str] = set()
+    if profile == "paper":  # the data check comes first; no training starts on data that is not there
+        from ..data.check import preflight
+        missing = preflight(plan, data_root, datasets, out=lambda text: print(text, flush=True))[1]
     if dry_run:
-        print(dry_run_listing(plan, trains, derived, profile), flush=True)
-        return [Outcome(t.run_id, "skipped" if t.finished() else "planned", kind=t.kind, dataset=t.dataset)
-                for t in [*trains, *derived]]
+        print(dry_run_listing(plan, trains, derived, profile, missing), flush=True)
+        return [Outcome(t.run_id, "skipped" if t.finished() else "blocked" if {t.dataset, t.params["dataset"]} & missing
+                        else "planned", kind=t.kind, dataset=t.dataset) for t in [*trains, *derived]]
     if profile == "demo" and data_root is None:
         needed = {t.params["dataset"] for t in trains} | {d.dataset for d in derived}
         prepare_demo_data(needed)
@@ -426,7 +434,8 @@ def reproduce(tables: str | Sequence[str] | None = "all", profile: str = "demo",
             have = {d.key for d in derived}
             derived += [d for d in tasks_of(everything, common, log_output=False)[1]
                         if d.run_id in anew and d.key not in have]
-    todo = [t for t in trains if not t.finished()]
+    blocked = [t for t in trains if not t.finished() and t.dataset in missing]
+    todo = [t for t in trains if not t.finished() and t not in blocked]
     outcomes = [Outcome(t.run_id, "skipped", dataset=t.params["dataset"]) for t in trains if t.finished()]
     if outcomes:
         print(f"[handreid] {len(outcomes)} of {len(trains)} trainings already have a record in "
@@ -436,11 +445,15 @@ def reproduce(tables: str | Sequence[str] | None = "all", profile: str = "demo",
               "on this machine: `make verify`.", flush=True)
     if executor == "local":
         assign_devices(todo, local_devices(device))
-    print(f"[handreid] {len(todo)} trainings to run, {len(outcomes)} finished; jobs={jobs}, executor={executor}",
+    print(f"[handreid] {len(todo)} trainings to run, {len(outcomes)} finished"
+          + (f", {len(blocked)} blocked: data missing" if blocked else "") + f"; jobs={jobs}, executor={executor}",
           flush=True)
+    outcomes += [Outcome(t.run_id, "blocked", error=f"data missing ({t.dataset})", dataset=t.dataset)
+                 for t in blocked]
     outcomes += execute(todo, jobs=jobs, executor=executor, slurm=slurm)
-    ready = [d for d in derived if (d.run_dir / records.METRICS).exists()]
-    outcomes += [Outcome(d.run_id, "blocked", error="its training did not finish", kind=d.kind, dataset=d.dataset)
+    ready = [d for d in derived if (d.run_dir / records.METRICS).exists() and d.dataset not in missing]
+    outcomes += [Outcome(d.run_id, "blocked", kind=d.kind, dataset=d.dataset,
+                         error=f"data missing ({d.dataset})" if d.dataset in missing else "its training did not finish")
                  for d in derived if d not in ready]
     todo_d = [d for d in ready if not d.finished()]
     outcomes += [Outcome(d.run_id, "skipped", kind=d.kind, dataset=d.dataset) for d in ready if d.finished()]
