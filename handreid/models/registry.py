@@ -73,8 +73,10 @@ def build_model(name: str, num_classes: int, pretrained: bool = False, **options
     """Build registered model ``name`` for ``num_classes`` training identities.
 
     ``pretrained=True`` loads ImageNet weights for the backbone through torchvision's weight
-    enums (offline: the file must already be in ``torch.hub.get_dir()/checkpoints``; the error
-    message says which file). Unknown names raise ``ValueError``; unknown options raise
+    enums, downloading a missing file into ``torch.hub.get_dir()/checkpoints`` with a short timeout
+    and torchvision's hash check (:mod:`handreid.models.weights`; offline, the error says which file
+    to put where, or ``python -m handreid weights`` fetches them beforehand). Unknown names raise
+    ``ValueError``; unknown options raise
     ``TypeError`` naming the option and listing the valid ones.
     """
     fn = _factory(name)
