@@ -22,6 +22,7 @@ setup: $(VENV)/.installed
 ##   TABLES=gpa-table1,gpa-fig2 (or 'gpa-*'; default all)  DATASETS=11k-dr  METHODS=gpanet,resnet50
 ##   SEEDS=3 (training seeds)  JOBS=4 (runs at once; demo default 2: one per core)  EXECUTOR=slurm
 ##   DRY_RUN=1 (list what would run and why, with GPU-hours for PROFILE=paper)
+##   VARIANT=paper|authors (the papers' text or the authors' public code where they differ)
 TABLES   ?= all
 SEEDS    ?= 1
 JOBS     ?= $(if $(filter demo,$(PROFILE)),2,1)
@@ -29,7 +30,8 @@ EXECUTOR ?= local
 reproduce: setup
 	$(PY) -m handreid reproduce --profile $(PROFILE) --device $(DEVICE) --tables '$(TABLES)' --seeds $(SEEDS) \
 	    --jobs $(JOBS) --executor $(EXECUTOR) $(if $(DATA_ROOT),--data-root "$(DATA_ROOT)") \
-	    $(if $(DATASETS),--datasets $(DATASETS)) $(if $(METHODS),--methods $(METHODS)) $(if $(DRY_RUN),--dry-run)
+	    $(if $(DATASETS),--datasets $(DATASETS)) $(if $(METHODS),--methods $(METHODS)) $(if $(DRY_RUN),--dry-run) \
+	    $(if $(VARIANT),--variant $(VARIANT))
 
 ## test: pytest for the library plus nbval over the notebooks (outputs go to a temporary folder)
 test: setup

@@ -179,7 +179,7 @@ def evaluate_cross(task: Task) -> Path:
     root = _data_root(cfg)
     repeats = min(cfg.eval_repeats, ex.eval_repeats_of(task.dataset))
     rows = evaluate_repeats(model, task.dataset, root, cfg.seed, range(repeats), recipe.image_size,
-                            device, flip=recipe.flip_test)
+                            device, flip=recipe.flip_test, resize_filter=recipe.resize_filter)
     write_json(task.target, {"run_id": task.run_id, "train_dataset": cfg.dataset, "dataset": task.dataset,
                              "per_repeat": rows, "summary": aggregate(rows)})
     return task.target
@@ -201,7 +201,7 @@ def compute_retrieval(task: Task) -> Path:
     cfg, recipe, model, device = _source(task)
     split = load_split(task.dataset, root=_data_root(cfg), repeat=0, seed=cfg.seed)
     feats = describe(model, split, [split.query, split.gallery], recipe.image_size, device,
-                     flip=recipe.flip_test)
+                     flip=recipe.flip_test, resize_filter=recipe.resize_filter)
     q = split.query.assign(_h=[hashlib.sha256(str(p).encode()).hexdigest() for p in split.query["path"]])
     q = q.sort_values("_h").drop_duplicates("pid").head(int(task.options.get("queries", 1)))
     g = split.gallery.reset_index(drop=True)
@@ -382,6 +382,28 @@ def tasks_of(plan: ex.Plan, common: dict | None = None, log_output: bool = True)
     return trains, derived
 
 
+def with_variant(trains: list[Task], derived: list[Task], variant: str | None
+                 ) -> tuple[list[Task], list[Task], list[Outcome]]:
+    """The tasks with ``variant`` in their parameters and the run ids that follow; a task whose
+    configuration the variant rejects (the authors' SAM-RPE on non-square body images) becomes a
+    "blocked" outcome with the reason."""
+    if variant is None:
+        return trains, derived, []
+    kept: tuple[list[Task], list[Task]] = ([], [])
+    rejected = []
+    for group, tasks in zip(kept, (trains, derived)):
+        for t in tasks:
+            try:
+                rid = ex.run_id_of({**t.params, "variant": variant})
+            except ValueError as e:
+                rejected.append(Outcome(t.run_id, "blocked", error=str(e), kind=t.kind,
+                                        dataset=t.dataset or t.params.get("dataset", "")))
+                continue
+            t.params["variant"], t.run_id = variant, rid
+            group.append(t)
+    return kept[0], kept[1], rejected
+
+
 def dry_run_listing(plan: ex.Plan, trains: Sequence[Task], derived: Sequence[Task], profile: str) -> str:
     """What would run and why: one line per training (with its estimated cost in the paper profile)."""
     lines = []
@@ -434,28 +456,34 @@ def reproduce(tables: str | Sequence[str] | None = "all", profile: str = "demo",
               device: str = "auto", seeds: int = 1, jobs: int = 1, executor: str = "local",
               dry_run: bool = False, datasets: Sequence[str] | None = None, methods: Sequence[str] | None = None,
               out_dir: str | None = None, log_output: bool = True, slurm: dict | None = None,
-              notebooks: bool = True) -> list[Outcome]:
+              notebooks: bool = True, variant: str | None = None) -> list[Outcome]:
     """Plan, train, evaluate and (unless ``dry_run`` or ``notebooks=False``) run the tables and
     figures notebooks. Returns every task's outcome; prints the listing / summary.
 
     ``out_dir`` moves the run records (tests); the notebooks always read ``results/runs`` under
     ``HANDREID_OUTPUT`` (or the checkout), so use that variable to relocate a whole reproduction.
+    ``variant`` ("paper" | "authors"; None: each recipe's default) is passed to every training.
     """
     if profile == "paper" and not data_root and not dry_run:
         raise ValueError("the paper profile needs data_root: the folder holding 11k/, HD/, Market-1501-v15.09.15/ ...")
     plan = ex.plan(tables, profile=profile, seeds=seeds, datasets=datasets, methods=methods)
     common = {"data_root": data_root, "out_dir": out_dir, "device": device}
     trains, derived = tasks_of(plan, common, log_output=log_output and jobs <= 1 and executor == "local")
+    trains, derived, rejected = with_variant(trains, derived, variant)
+    if rejected:
+        print("\n".join(f"[handreid] not run with variant {variant!r}: {o.name}: {o.error}" for o in rejected),
+              flush=True)
     if dry_run:
         print(dry_run_listing(plan, trains, derived, profile), flush=True)
-        return [Outcome(t.run_id, "skipped" if t.finished() else "planned", kind=t.kind, dataset=t.dataset)
-                for t in [*trains, *derived]]
+        return rejected + [Outcome(t.run_id, "skipped" if t.finished() else "planned", kind=t.kind,
+                                   dataset=t.dataset) for t in [*trains, *derived]]
     if profile == "demo" and data_root is None:
         needed = {t.params["dataset"] for t in trains} | {d.dataset for d in derived}
         ex.prepare_demo_data(needed)
     t0 = time.perf_counter()
     todo = [t for t in trains if not t.finished()]
-    outcomes = [Outcome(t.run_id, "skipped", dataset=t.params["dataset"]) for t in trains if t.finished()]
+    outcomes = rejected + [Outcome(t.run_id, "skipped", dataset=t.params["dataset"])
+                           for t in trains if t.finished()]
     if executor == "local":
         assign_devices(todo, local_devices(device))
     print(f"[handreid] {len(todo)} trainings to run, {len(outcomes)} finished; jobs={jobs}, executor={executor}",

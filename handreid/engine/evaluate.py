@@ -3,7 +3,9 @@
 Both papers compare a query's descriptor with the gallery's by cosine distance
 (GPA-Net §2, LAGA-Net §III-D); LAGA-Net averages the descriptor of an image and
 of its horizontal flip. One trained model is evaluated on all 10 query/gallery
-draws of the hand protocol; every image is described once.
+draws of the hand protocol; every image is described once. Descriptors are
+computed in float32 on every device, also inside an autocast context (bf16
+autocast is for training only), in both variants (``engine.variant``).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
 
 def autocast(device: torch.device):
-    """bf16 autocast on CUDA, nothing elsewhere."""
+    """bf16 autocast on CUDA, nothing elsewhere (training only)."""
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
 
 
@@ -43,7 +45,8 @@ def extract_features(model: torch.nn.Module, images: np.ndarray, device: torch.d
                      batch_size: int = 64, flip: bool = False) -> torch.Tensor:
     """Test descriptors of cached uint8 images (N, H, W, 3) -> float32 (N, D) on the CPU.
 
-    ``images`` may be a memory map: only one batch is read into memory at a time.
+    ``images`` may be a memory map: only one batch is read into memory at a time. The model
+    runs in float32: any enclosing autocast is switched off.
     """
     device = resolve_device(device)
     was_training = model.training
@@ -53,7 +56,7 @@ def extract_features(model: torch.nn.Module, images: np.ndarray, device: torch.d
     try:
         for s in range(0, len(images), batch_size):
             x = normalize(to_float(np.array(images[s:s + batch_size]), device, channels_last=cl))
-            with autocast(device):
+            with torch.autocast(device_type=device.type, enabled=False):
                 f = model(x).float()
                 if flip:
                     f = (f + model(x.flip(-1)).float()) / 2
@@ -94,11 +97,12 @@ def rank_split(features: dict[str, torch.Tensor] | pd.Series, split: Split,
 
 def describe(model: torch.nn.Module, split: Split, frames: Iterable[pd.DataFrame],
              image_size: tuple[int, int], device="cpu", flip: bool = False,
-             cache_dir: str | Path | None = None, batch_size: int = 64) -> dict[str, torch.Tensor]:
+             cache_dir: str | Path | None = None, batch_size: int = 64,
+             resize_filter: str = "bilinear") -> dict[str, torch.Tensor]:
     """Descriptors of every image in ``frames`` (each described once), keyed by relative path."""
     rel = sorted(set().union(*(set(f["path"]) for f in frames)))
     absolute = [split.root / p for p in rel]
-    cache = ImageCache(absolute, image_size, cache_dir=cache_dir)  # row i = absolute[i]
+    cache = ImageCache(absolute, image_size, cache_dir=cache_dir, resize_filter=resize_filter)  # row i = absolute[i]
     feats = extract_features(model, cache.array, device, batch_size, flip)
     return dict(zip(rel, feats))
 
@@ -112,8 +116,8 @@ def evaluate(model: torch.nn.Module, split: Split, image_size: tuple[int, int] =
 
 def evaluate_repeats(model: torch.nn.Module, dataset: str, root: str | Path, seed: int,
                      repeats: Sequence[int] | None = None, image_size: tuple[int, int] = (384, 384),
-                     device="auto", flip: bool = False, cache_dir: str | Path | None = None
-                     ) -> list[dict]:
+                     device="auto", flip: bool = False, cache_dir: str | Path | None = None,
+                     resize_filter: str = "bilinear") -> list[dict]:
     """One row of metrics per query/gallery repeat of ``dataset``; images described once.
 
     ``dataset`` may differ from the one the model was trained on: that is the
@@ -124,7 +128,8 @@ def evaluate_repeats(model: torch.nn.Module, dataset: str, root: str | Path, see
         repeats = range(dataset_repeats(dataset))
     splits = [load_split(dataset, root=root, repeat=r, seed=seed) for r in repeats]
     frames = [f for s in splits for f in (s.query, s.gallery)]
-    feats = describe(model, splits[0], frames, image_size, device, flip, cache_dir)
+    feats = describe(model, splits[0], frames, image_size, device, flip, cache_dir,
+                     resize_filter=resize_filter)
     rows = []
     for r, s in zip(repeats, splits):
         row = rank_split(feats, s, device=device)
