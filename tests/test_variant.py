@@ -324,3 +324,17 @@ def test_sweep_with_variant_recomputes_run_ids_and_blocks_what_the_variant_rejec
     assert [t.run_id for t in trains] == [run_id_of({**hand, "variant": "authors"})] != [run_id_of(hand)]
     assert trains[0].params["variant"] == "authors"
     assert len(rejected) == 1 and rejected[0].status == "blocked" and "square" in rejected[0].error
+
+
+def test_cam_energy_comparison_paper_is_nearly_one_hot_on_itself():
+    from handreid import teaching
+
+    torch.manual_seed(0)
+    x = torch.relu(torch.randn(2, 64, 8, 8))       # non-negative features
+    maps, table = teaching.cam_energy_comparison(x)
+    assert torch.allclose(maps["paper"], channel_attention(x, "paper")[0])
+    assert torch.allclose(maps["authors"], channel_attention(x, "authors")[0])
+    A = channel_attention(x, "paper")
+    assert table.loc["paper", "weight on itself"] == pytest.approx(float(A.diagonal(dim1=1, dim2=2).mean()))
+    assert table.loc["paper", "weight on itself"] > 0.95 and table.loc["paper", "channels mixed"] < 1.1
+    assert table.loc["authors", "weight on itself"] < 1e-3 and table.loc["authors", "channels mixed"] > 2
