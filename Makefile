@@ -23,6 +23,7 @@ setup: $(VENV)/.installed
 ##   SEEDS=3 (training seeds)  JOBS=4 (runs at once; demo default 2: one per core)  EXECUTOR=slurm
 ##   DRY_RUN=1 (list what would run and why, with GPU-hours for PROFILE=paper)
 ##   RETRAIN=1 (train the selected runs anew even when their records exist; old records go to results/runs-previous/)
+##   VARIANT=paper|authors (the papers' text or the authors' public code where they differ)
 TABLES   ?= all
 SEEDS    ?= 1
 JOBS     ?= $(if $(filter demo,$(PROFILE)),2,1)
@@ -30,7 +31,8 @@ EXECUTOR ?= local
 reproduce: setup
 	$(PY) -m handreid reproduce --profile $(PROFILE) --device $(DEVICE) --tables '$(TABLES)' --seeds $(SEEDS) \
 	    --jobs $(JOBS) --executor $(EXECUTOR) $(if $(DATA_ROOT),--data-root "$(DATA_ROOT)") \
-	    $(if $(DATASETS),--datasets $(DATASETS)) $(if $(METHODS),--methods $(METHODS)) $(if $(DRY_RUN),--dry-run) $(if $(RETRAIN),--retrain)
+	    $(if $(DATASETS),--datasets $(DATASETS)) $(if $(METHODS),--methods $(METHODS)) $(if $(DRY_RUN),--dry-run) $(if $(RETRAIN),--retrain) \
+	    $(if $(VARIANT),--variant $(VARIANT))
 
 ## verify: retrain committed records on this machine into a scratch folder and compare (identical /
 ##   within the seed spread / outside, with the reason); VERIFY=all for every record, VERIFY=<n> for the n fastest

@@ -35,7 +35,7 @@ def _reproduce(args: argparse.Namespace) -> int:
             args.tables, profile=args.profile, data_root=args.data_root, device=args.device, seeds=args.seeds,
             jobs=args.jobs, executor=args.executor, dry_run=args.dry_run, datasets=_csv(args.datasets),
             methods=_csv(args.methods), log_output=not args.quiet, slurm=slurm or None,
-            notebooks=not args.no_notebooks, retrain=args.retrain)
+            notebooks=not args.no_notebooks, retrain=args.retrain, variant=args.variant)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -125,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     rp.add_argument("--slurm-partition", help="Slurm partition (--executor slurm)")
     rp.add_argument("--timeout-min", type=int, help="time limit of one job in minutes (submitit executors)")
     rp.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    rp.add_argument("--variant", choices=("paper", "authors"), default=None,
+                    help="paper text or the authors' public code for every choice where they differ "
+                         "(default: each recipe's own; see handreid/engine/variant.py)")
     rp.add_argument("--dry-run", action="store_true", help="list the runs that would execute, and why, then stop")
     rp.add_argument("--no-notebooks", action="store_true", help="do not run the tables and figures notebooks")
     rp.add_argument("--retrain", action="store_true",

@@ -137,27 +137,34 @@ class LAGANetLoss(nn.Module):
     """LAGA-Net Eq. (8): ``L = sum_b CE(logits_b) + beta * sum_b L_tri(embedding_b)``.
 
     One label-smoothed cross-entropy (Eq. 10) per classifier and one batch-hard triplet
-    (Eq. 11, margin ``alpha``, averaged over anchors) per embedding of the model's
+    (Eq. 11, margin ``alpha``) per embedding of the model's
     :class:`~handreid.models.heads.ReIDOutput`; LAGA-Net §IV-B uses ``beta = 0.1``,
-    ``alpha = 1.2``, ``epsilon = 0.1``. :meth:`terms` returns ``"ce"``, ``"triplet"`` and
-    ``"total"`` for logging, like :class:`GPANetLoss`.
+    ``alpha = 1.2``, ``epsilon = 0.1``. ``reduction``: ``"mean"`` over the valid anchors (default,
+    as the usual implementations) or ``"sum"`` over them (Eq. 11 as written); beta is the same for
+    both, so "sum" weighs the triplet term P*K times more on full P x K batches.
+    :meth:`terms` returns ``"ce"``, ``"triplet"`` and ``"total"`` for logging, like :class:`GPANetLoss`.
     """
 
-    def __init__(self, beta: float = 0.1, margin: float = 1.2, epsilon: float = 0.1):
+    def __init__(self, beta: float = 0.1, margin: float = 1.2, epsilon: float = 0.1,
+                 reduction: str = "mean"):
         super().__init__()
+        if reduction not in ("mean", "sum"):
+            raise ValueError(f"LAGANetLoss: reduction must be 'mean' or 'sum', got {reduction!r}")
         self.beta = float(beta)
         self.margin = float(margin)
         self.epsilon = float(epsilon)
+        self.reduction = reduction
 
     def terms(self, output, targets: Tensor) -> dict[str, Tensor]:
         if not output.logits:
             raise ValueError("LAGANetLoss: the model output has no logits")
         ce = sum(label_smoothed_cross_entropy(z, targets, self.epsilon) for z in output.logits)
-        tri = sum((batch_hard_triplet(e, targets, self.margin) for e in output.embeddings), ce.new_zeros(()))
+        tri = sum((batch_hard_triplet(e, targets, self.margin, self.reduction) for e in output.embeddings),
+                  ce.new_zeros(()))
         return {"ce": ce, "triplet": tri, "total": ce + self.beta * tri}
 
     def forward(self, output, targets: Tensor) -> Tensor:
         return self.terms(output, targets)["total"]
 
     def extra_repr(self) -> str:
-        return f"beta={self.beta}, margin={self.margin}, epsilon={self.epsilon}"
+        return f"beta={self.beta}, margin={self.margin}, epsilon={self.epsilon}, reduction={self.reduction!r}"

@@ -5,6 +5,9 @@ into one uint8 array of shape (N, H, W, 3), saved as ``.npy`` and memory-mapped
 afterwards, so training and evaluation never wait on JPEG decoding. The cache
 key covers the resolution and every source file's path, size and
 modification time: touching, replacing or adding an image builds a new cache.
+The resize filter is bilinear (antialiased) unless asked otherwise (``resize_filter="bicubic"``:
+the authors' public code); a non-default filter is part of the key, so the default
+cache files keep their names and content.
 """
 
 from __future__ import annotations
@@ -26,14 +29,26 @@ class ImageDecodeError(RuntimeError):
     """An image of a dataset could not be read or decoded."""
 
 
-def decode_resized(path: Path, size: tuple[int, int]) -> np.ndarray:
-    """Decode one image to RGB and resize it to ``size = (H, W)`` (bilinear, antialiased)."""
+RESIZE_FILTERS = {"bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC}
+
+
+def _resample(resize_filter: str) -> int:
+    if resize_filter not in RESIZE_FILTERS:
+        raise ValueError(f"resize_filter must be one of {', '.join(map(repr, RESIZE_FILTERS))}, "
+                         f"got {resize_filter!r}")
+    return RESIZE_FILTERS[resize_filter]
+
+
+def decode_resized(path: Path, size: tuple[int, int], resize_filter: str = "bilinear") -> np.ndarray:
+    """Decode one image to RGB and resize it to ``size = (H, W)`` (PIL, antialiased; ``resize_filter``
+    "bilinear" or "bicubic")."""
     h, w = size
+    resample = _resample(resize_filter)
     try:
         with Image.open(path) as im:
             im = im.convert("RGB")
             if im.size != (w, h):
-                im = im.resize((w, h), Image.BILINEAR, reducing_gap=None)
+                im = im.resize((w, h), resample, reducing_gap=None)
             return np.asarray(im, dtype=np.uint8)
     except FileNotFoundError:
         raise ImageDecodeError(
@@ -47,9 +62,11 @@ def decode_resized(path: Path, size: tuple[int, int]) -> np.ndarray:
         ) from None
 
 
-def cache_key(paths: Sequence[Path], size: tuple[int, int]) -> str:
-    """Key over (resolution, each file's path, byte size and mtime)."""
-    h = hashlib.sha256(f"v1|{size[0]}x{size[1]}".encode())
+def cache_key(paths: Sequence[Path], size: tuple[int, int], resize_filter: str = "bilinear") -> str:
+    """Key over (resolution, resize filter unless bilinear, each file's path, byte size and mtime)."""
+    _resample(resize_filter)
+    extra = "" if resize_filter == "bilinear" else f"|{resize_filter}"
+    h = hashlib.sha256(f"v1|{size[0]}x{size[1]}{extra}".encode())
     for p in paths:
         try:
             st = os.stat(p)
@@ -66,20 +83,22 @@ class ImageCache:
     """Pre-resized uint8 images of a list of files, memory-mapped from disk.
 
     ``cache[i]`` is an (H, W, 3) uint8 array; ``cache.index[path]`` gives ``i``.
+    ``resize_filter``: "bilinear" (default) or "bicubic".
     ``cache.built`` says whether this instance decoded the images (cold) or
     found them on disk (warm).
     """
 
     def __init__(self, paths: Sequence[str | Path], size: tuple[int, int],
                  cache_dir: str | Path | None = None, workers: int | None = None,
-                 progress: bool = False):
+                 progress: bool = False, resize_filter: str = "bilinear"):
         self.paths = [Path(p) for p in paths]
         self.size = (int(size[0]), int(size[1]))
+        self.resize_filter = resize_filter
         if len(set(self.paths)) != len(self.paths):
             raise ValueError("ImageCache got duplicate paths; pass each image once")
         self.index = {p: i for i, p in enumerate(self.paths)}
         root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-        self.key = cache_key(self.paths, self.size)
+        self.key = cache_key(self.paths, self.size, resize_filter)
         self.file = root / f"images-{self.size[0]}x{self.size[1]}-{self.key}.npy"
         self.built = False
         if not self.file.exists():
@@ -98,7 +117,7 @@ class ImageCache:
         workers = workers or min(8, os.cpu_count() or 1)
 
         def one(i: int) -> None:
-            out[i] = decode_resized(self.paths[i], self.size)
+            out[i] = decode_resized(self.paths[i], self.size, self.resize_filter)
 
         with ThreadPoolExecutor(workers) as pool:
             it = pool.map(one, range(n))
@@ -112,9 +131,10 @@ class ImageCache:
                 np.save(f, out)
 
         atomic_write(self.file, save)
-        write_json(self.file.with_suffix(".json"),
-                   {"size": list(self.size), "count": n,
-                    "first": os.fspath(self.paths[0]) if n else None})
+        meta = {"size": list(self.size), "count": n, "first": os.fspath(self.paths[0]) if n else None}
+        if self.resize_filter != "bilinear":
+            meta["resize_filter"] = self.resize_filter
+        write_json(self.file.with_suffix(".json"), meta)
 
     def __len__(self) -> int:
         return len(self.paths)

@@ -15,10 +15,12 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from ..data.datasets import hand_datasets
 from ..data.synthetic.demo import ensure_demo_data
 from ..params import ParameterError, check, parameters_since, reject_unknown
 from ..paths import demo_data_root, runs_dir
 from .recipes import RECIPES, Recipe, get_recipe
+from .variant import VARIANTS, apply_variant, drop_later_defaults, resolve_variant, variant_model_options
 
 PROFILES = {
     # Demo: from scratch (no ImageNet weights offline), small images, few epochs. The papers'
@@ -54,10 +56,20 @@ class RunConfig:
     device: str = "auto"
     out_dir: str | None = None       # None: results/runs
     eval_repeats: int = 10
+    variant: str | None = None       # "paper" | "authors" | None: the recipe's default (engine.variant)
 
     # ------------------------------------------------------------- resolution
+    @property
+    def resolved_variant(self) -> str | None:
+        """``variant``, else the recipe's default variant (``mba``: "authors"), else None."""
+        return resolve_variant(self.variant, self.recipe)
+
+    def model_options(self) -> dict[str, Any]:
+        """The model options the run builds with: the variant's, then ``method_options``."""
+        return {**variant_model_options(self.resolved_variant, self.method), **self.method_options}
+
     def resolved_recipe(self) -> Recipe:
-        r = get_recipe(self.recipe, self.dataset)
+        r = apply_variant(get_recipe(self.recipe, self.dataset), self.resolved_variant)
         prof = PROFILES[self.profile]
         epochs = self.epochs or prof["epochs"] or r.epochs
         size = self.image_size or prof["image_size"]
@@ -100,17 +112,25 @@ class RunConfig:
         return Path(self.out_dir).expanduser() if self.out_dir else runs_dir()
 
     def identity(self) -> dict[str, Any]:
-        """What decides the result: the resolved recipe, model, data and seed (not paths or device)."""
+        """What decides the result: the resolved recipe, model, data and seed (not paths or device).
+
+        Fields and options added later are left out at their older behaviour's value, and
+        ``variant`` is only there when one applies: older run ids stay the same."""
         r = self.resolved_recipe()
         from ..models import model_options
 
         # The model's defaults filled in: {} and {"hp": 3, "vp": 1} are the same GPA-Net.
         options = {k: v for k, v in model_options(self.method).items() if k != "pretrained"}
-        options.update(self.method_options)
-        return {"dataset": self.dataset, "method": self.method,
-                "method_options": _tuples_as_lists(dict(sorted(options.items()))),
-                "recipe": _tuples_as_lists(asdict(r)), "pretrained": self.use_pretrained,
-                "seed": self.seed, "profile": self.profile}
+        options.update(self.model_options())
+        recipe = drop_later_defaults(_tuples_as_lists(asdict(r)), "recipe")
+        recipe["augment"] = drop_later_defaults(recipe["augment"], "augment")
+        ident = {"dataset": self.dataset, "method": self.method,
+                 "method_options": _tuples_as_lists(drop_later_defaults(dict(sorted(options.items())), "method_options")),
+                 "recipe": recipe, "pretrained": self.use_pretrained,
+                 "seed": self.seed, "profile": self.profile}
+        if self.resolved_variant is not None:
+            ident["variant"] = self.resolved_variant
+        return ident
 
     def run_id(self) -> str:
         """``<dataset>-<method>-<10 hex>``: a hash of :meth:`identity`."""
@@ -157,6 +177,11 @@ def make_config(**params: Any) -> RunConfig:
            "method_options", cfg.method_options, "a dict of model keyword options, e.g. {'hp': 3, 'vp': 1}")
     check(cfg.recipe in RECIPES, "recipe", cfg.recipe, f"one of {', '.join(RECIPES)}")
     check(cfg.profile in PROFILES, "profile", cfg.profile, f"one of {', '.join(PROFILES)}")
+    check(cfg.variant is None or (isinstance(cfg.variant, str) and cfg.variant in VARIANTS), "variant",
+          cfg.variant, "None (the recipe's default), 'paper' (the papers' text) or 'authors' (the authors' "
+          "public code)")
+    check(cfg.recipe != "mba" or cfg.dataset in hand_datasets(), "recipe", cfg.recipe,
+          f"a recipe for {cfg.dataset}: 'mba' is MBA-Net's code for hand data ({', '.join(hand_datasets())})")
     check(cfg.data_root is None or isinstance(cfg.data_root, (str, Path)), "data_root", cfg.data_root,
            "a folder path or None")
     for name in ("epochs", "batch_size"):
@@ -177,6 +202,12 @@ def make_config(**params: Any) -> RunConfig:
     check(isinstance(cfg.device, str) and (cfg.device in ("auto", "cpu", "mps")
                                             or cfg.device.startswith("cuda")),
            "device", cfg.device, "'auto', 'cpu', 'cuda' or 'cuda:N'")
+    size = cfg.resolved_recipe().image_size
+    opts = cfg.model_options()
+    check(not (opts.get("sam_rpe") == "literal" and "sam" in opts.get("branches", ("sam",))
+               and size[0] != size[1]), "image_size", size,
+          "a square input: the authors' SAM-RPE (variant 'authors', sam_rpe='literal') needs square maps; "
+          "pass image_size=N, or variant='paper'")
     n = dataset_repeats(cfg.dataset)
     check(isinstance(cfg.eval_repeats, int) and 1 <= cfg.eval_repeats <= 10, "eval_repeats",
           cfg.eval_repeats, "an integer from 1 to 10 (the hand protocol's query/gallery draws)")

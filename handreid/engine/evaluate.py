@@ -6,7 +6,9 @@ of its horizontal flip. One trained model is evaluated on all 10 query/gallery
 draws of the hand protocol; every image is described once. The same functions
 serve a model on another dataset (cross-domain, GPA-Net Table 2) and the ranked
 retrieval lists of the figures (:func:`retrieval_lists`); the ranking rules
-(stable order, the same-camera rule) are :mod:`handreid.metrics`'.
+(stable order, the same-camera rule) are :mod:`handreid.metrics`'. Descriptors are
+computed in float32 on every device, also inside an autocast context (bf16
+autocast is for training only), in both variants (``engine.variant``).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
 
 def autocast(device: torch.device):
-    """bf16 autocast on CUDA, nothing elsewhere."""
+    """bf16 autocast on CUDA, nothing elsewhere (training only)."""
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
 
 
@@ -48,7 +50,8 @@ def extract_features(model: torch.nn.Module, images: np.ndarray, device: torch.d
                      batch_size: int = 64, flip: bool = False) -> torch.Tensor:
     """Test descriptors of cached uint8 images (N, H, W, 3) -> float32 (N, D) on the CPU.
 
-    ``images`` may be a memory map: only one batch is read into memory at a time.
+    ``images`` may be a memory map: only one batch is read into memory at a time. The model
+    runs in float32: any enclosing autocast is switched off.
     """
     device = resolve_device(device)
     was_training = model.training
@@ -58,7 +61,7 @@ def extract_features(model: torch.nn.Module, images: np.ndarray, device: torch.d
     try:
         for s in range(0, len(images), batch_size):
             x = normalize(to_float(np.array(images[s:s + batch_size]), device, channels_last=cl))
-            with autocast(device):
+            with torch.autocast(device_type=device.type, enabled=False):
                 f = model(x).float()
                 if flip:
                     f = (f + model(x.flip(-1)).float()) / 2
@@ -99,11 +102,12 @@ def rank_split(features: dict[str, torch.Tensor] | pd.Series, split: Split,
 
 def describe(model: torch.nn.Module, split: Split, frames: Iterable[pd.DataFrame],
              image_size: tuple[int, int], device="cpu", flip: bool = False,
-             cache_dir: str | Path | None = None, batch_size: int = 64) -> dict[str, torch.Tensor]:
+             cache_dir: str | Path | None = None, batch_size: int = 64,
+             resize_filter: str = "bilinear") -> dict[str, torch.Tensor]:
     """Descriptors of every image in ``frames`` (each described once), keyed by relative path."""
     rel = sorted(set().union(*(set(f["path"]) for f in frames)))
     absolute = [split.root / p for p in rel]
-    cache = ImageCache(absolute, image_size, cache_dir=cache_dir)  # row i = absolute[i]
+    cache = ImageCache(absolute, image_size, cache_dir=cache_dir, resize_filter=resize_filter)  # row i = absolute[i]
     feats = extract_features(model, cache.array, device, batch_size, flip)
     return dict(zip(rel, feats))
 
@@ -117,8 +121,8 @@ def evaluate(model: torch.nn.Module, split: Split, image_size: tuple[int, int] =
 
 def evaluate_repeats(model: torch.nn.Module, dataset: str, root: str | Path, seed: int,
                      repeats: Sequence[int] | None = None, image_size: tuple[int, int] = (384, 384),
-                     device="auto", flip: bool = False, cache_dir: str | Path | None = None
-                     ) -> list[dict]:
+                     device="auto", flip: bool = False, cache_dir: str | Path | None = None,
+                     resize_filter: str = "bilinear") -> list[dict]:
     """One row of metrics per query/gallery repeat of ``dataset``; images described once.
 
     ``dataset`` may differ from the one the model was trained on: that is the
@@ -129,7 +133,8 @@ def evaluate_repeats(model: torch.nn.Module, dataset: str, root: str | Path, see
         repeats = range(dataset_repeats(dataset))
     splits = [load_split(dataset, root=root, repeat=r, seed=seed) for r in repeats]
     frames = [f for s in splits for f in (s.query, s.gallery)]
-    feats = describe(model, splits[0], frames, image_size, device, flip, cache_dir)
+    feats = describe(model, splits[0], frames, image_size, device, flip, cache_dir,
+                     resize_filter=resize_filter)
     rows = []
     for r, s in zip(repeats, splits):
         row = rank_split(feats, s, device=device)
@@ -154,7 +159,7 @@ def aggregate(rows: list[dict]) -> dict:
 
 def retrieval_lists(model: torch.nn.Module, split: Split, image_size: tuple[int, int], device="cpu",
                     flip: bool = False, queries: int = 1, top_k: int = 10,
-                    cache_dir: str | Path | None = None) -> list[dict]:
+                    cache_dir: str | Path | None = None, resize_filter: str = "bilinear") -> list[dict]:
     """Ranked gallery lists of a few queries of one split (the retrieval figures).
 
     Queries: the first ``queries`` of distinct identities in the order of sha256(path) (the
@@ -163,7 +168,8 @@ def retrieval_lists(model: torch.nn.Module, split: Split, image_size: tuple[int,
     ranking, as in :func:`handreid.metrics.rank_metrics`. Each entry: the query's path, pid and
     camid, its ``ranked`` top-k (path, pid, correct, distance) and ``first_correct_rank``.
     """
-    feats = describe(model, split, [split.query, split.gallery], image_size, device, flip, cache_dir)
+    feats = describe(model, split, [split.query, split.gallery], image_size, device, flip, cache_dir,
+                     resize_filter=resize_filter)
     q = split.query.assign(_h=[hashlib.sha256(str(p).encode()).hexdigest() for p in split.query["path"]])
     q = q.sort_values("_h").drop_duplicates("pid").head(int(queries)).reset_index(drop=True)
     g = split.gallery.reset_index(drop=True)

@@ -9,6 +9,19 @@ to 8e-4 over 10 epochs, 4e-4 after 40 and 2e-4 after 60 epochs, 70 epochs,
 P x K = 5 x 4 batches, label-smoothed CE + 0.1 x batch-hard triplet (margin
 1.2, Eq. 8-11), flip-averaged test descriptor. Hands: resize 356x356, random
 crop 324x324; bodies: 384x128 resized by 9/8, random crop, random erasing.
+
+``mba``: MBA-Net as its public code (``nathanlem1/MBA-Net``, ``train.py``) trains it, hands only —
+Adam, weight decay 5e-4, the same warm-up and x0.5 decays as ``laga`` over 70 epochs, but
+batches of 4 reshuffled images (no P x K sampler), label-smoothed CE summed over the three
+classifiers and no triplet loss, colour jitter 0.1 / 0.1 / 0.1 before the crop (in a random
+order per image), bicubic resizing to 356x356 then a random 324x324 crop and flip, bicubic
+324x324 test images with the flip-summed descriptor, and the weights of the epoch with the
+best validation accuracy (ensemble of the classifiers' softmax). Its default variant is
+``authors`` (shared layer4, 2048-d heads, the code's CAM and SAM-RPE: ``engine.variant``).
+
+Three fields came after the demo records were committed (``triplet_reduction``, ``weights``,
+``resize_filter``; also ``Augment.jitter_first/jitter_order``); a run's identity omits them
+while they hold the default that reproduces the older behaviour.
 """
 
 from __future__ import annotations
@@ -45,6 +58,9 @@ class Recipe:
     triplet_weight: float          # beta of LAGA-Net Eq. (8)
     triplet_margin: float          # alpha of LAGA-Net Eq. (11)
     flip_test: bool                # average the descriptor with the flipped image
+    triplet_reduction: str = "mean"    # batch-hard triplet over anchors: "mean" | "sum" (Eq. 11)
+    weights: str = "last"              # weights evaluated: "last" epoch | "best_val" accuracy
+    resize_filter: str = "bilinear"    # image resizing (cache): "bilinear" | "bicubic"
 
     @property
     def train_size(self) -> tuple[int, int]:
@@ -93,7 +109,16 @@ LAGA_HAND = Recipe(
 LAGA_BODY = replace(LAGA_HAND, image_size=(384, 128), resize_ratio=9 / 8,
                     augment=Augment(flip=True, crop=(384, 128), erasing=0.5))
 
-RECIPES = ("gpa", "laga")
+# ---- MBA-Net's own recipe (its public code's train.py defaults)
+MBA = replace(
+    LAGA_HAND, name="mba", batch_size=4, sampler="random", instances=1, triplet_weight=0.0,
+    augment=Augment(flip=True, crop=(324, 324), brightness=0.1, contrast=0.1, saturation=0.1,
+                    jitter_first=True, jitter_order="random"),
+    weights="best_val", resize_filter="bicubic",
+)
+# ----
+
+RECIPES = ("gpa", "laga", "mba")
 
 
 def get_recipe(name: str, dataset: str) -> Recipe:
@@ -102,4 +127,9 @@ def get_recipe(name: str, dataset: str) -> Recipe:
         return GPA
     if name == "laga":
         return LAGA_HAND if dataset in hand_datasets() else LAGA_BODY
+    if name == "mba":
+        if dataset not in hand_datasets():
+            raise ValueError(f"recipe 'mba' is MBA-Net's code for hand images; {dataset!r} is not one of "
+                             f"{', '.join(hand_datasets())}")
+        return MBA
     raise ValueError(f"unknown recipe {name!r}; expected one of {', '.join(RECIPES)}")

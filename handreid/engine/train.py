@@ -39,6 +39,7 @@ from .provenance import image_fingerprint, machine
 from .config import RunConfig, make_config
 from .evaluate import aggregate, autocast, evaluate_repeats, resolve_device
 from .recipes import Recipe
+from .variant import resolve_variant, variant_model_options
 
 
 class TrainingDiverged(FloatingPointError):
@@ -71,7 +72,7 @@ def make_loss(recipe: Recipe):
         return GPANetLoss(lam=recipe.part_weight, epsilon=recipe.label_smoothing)
     if recipe.loss == "laga":
         return LAGANetLoss(beta=recipe.triplet_weight, margin=recipe.triplet_margin,
-                           epsilon=recipe.label_smoothing)
+                           epsilon=recipe.label_smoothing, reduction=recipe.triplet_reduction)
     raise ValueError(f"unknown loss {recipe.loss!r}")
 
 
@@ -109,7 +110,7 @@ def fit(config: RunConfig | dict, progress: bool = True, stop_after: int | None 
     data_sha = _fingerprint(split.train.to_csv(index=False) + split.val.to_csv(index=False))
 
     model = build_model(cfg.method, num_classes=split.num_classes, pretrained=cfg.use_pretrained,
-                        **cfg.method_options).to(device)
+                        **cfg.model_options()).to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(model, recipe)
@@ -117,7 +118,8 @@ def fit(config: RunConfig | dict, progress: bool = True, stop_after: int | None 
 
     train_paths = split.image_paths(split.train)
     labels = torch.tensor(split.train["label"].to_numpy(), dtype=torch.long)
-    train_cache = ImageCache(train_paths, recipe.train_size, progress=progress).array  # row i = train_paths[i]
+    train_cache = ImageCache(train_paths, recipe.train_size, progress=progress,
+                             resize_filter=recipe.resize_filter).array  # row i = train_paths[i]
     # Provenance: CPU results depend on the CPU kind and the thread count (float reduction order).
     mach = machine(device)
     header = {"run_id": run_dir.name, "config": cfg.to_dict(), "identity": cfg.identity(),
@@ -127,6 +129,8 @@ def fit(config: RunConfig | dict, progress: bool = True, stop_after: int | None 
     ckpt_file = run_dir / records.CHECKPOINT
     history: list[dict] = []
     start = 0
+    keep_best = recipe.weights == "best_val"
+    best: dict[str, Any] | None = None  # {"epoch", "val_acc", "model"} of the best validation epoch
     if ckpt_file.exists():
         state = torch.load(ckpt_file, map_location=device, weights_only=False)
         if state["data_sha"] != data_sha:
@@ -137,6 +141,7 @@ def fit(config: RunConfig | dict, progress: bool = True, stop_after: int | None 
         optimizer.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["torch_rng"])
         history = state["history"]
+        best = state.get("best")
         start = state["epoch"] + 1
         if progress:
             print(f"[handreid] {run_dir.name}: resuming after epoch {start}/{recipe.epochs}")
@@ -146,7 +151,8 @@ def fit(config: RunConfig | dict, progress: bool = True, stop_after: int | None 
     # A memory map on a CPU (batches come from the page cache, never decoded); on a GPU the whole
     # array is staged in device memory when it fits.
     train_images = stage(train_cache, device)
-    val_images = ImageCache(split.image_paths(split.val), recipe.image_size).array
+    val_images = ImageCache(split.image_paths(split.val), recipe.image_size,
+                            resize_filter=recipe.resize_filter).array
     val_labels = torch.tensor(split.val["label"].to_numpy(), dtype=torch.long)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed input size: pick the fastest convolutions once
@@ -163,6 +169,9 @@ def fit(config: RunConfig | dict, progress: bool = True, stop_after: int | None 
             row = _train_epoch(model, optimizer, loss_fn, recipe, train_images, labels, epoch,
                                cfg.seed, device, progress, run_dir.name)
             row["val_acc"] = _val_accuracy(model, val_images, val_labels, device)
+            if keep_best:  # the authors' code: ">=" on the accuracy of the classifiers' summed softmax
+                row["val_acc_ensemble"] = _val_accuracy(model, val_images, val_labels, device, ensemble=True)
+                best = keep_if_best(best, epoch + 1, row["val_acc_ensemble"], model)
             row["seconds"] = time.perf_counter() - t0
             history.append(row)
             if progress:
@@ -172,7 +181,8 @@ def fit(config: RunConfig | dict, progress: bool = True, stop_after: int | None 
             # A copy on the CPU now; the disk write overlaps the next epoch.
             state = _cpu_copy({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                "torch_rng": torch.get_rng_state(), "epoch": epoch,
-                               "history": history, "data_sha": data_sha})
+                               "history": history, "data_sha": data_sha,
+                               **({"best": best} if keep_best else {})})
             table = pd.DataFrame(history).to_csv(index=False)
             writer.submit(lambda state=state, table=table: (
                 _save_checkpoint(ckpt_file, state), write_text(run_dir / records.HISTORY, table)))
@@ -180,11 +190,19 @@ def fit(config: RunConfig | dict, progress: bool = True, stop_after: int | None 
     if stop_at < recipe.epochs:
         return records.load_run(run_dir)
 
+    chosen = None
+    if keep_best and best is not None:  # NaN accuracies (no validation images) never win: last epoch
+        model.load_state_dict(best["model"])
+        chosen = {"rule": "best_val", "epoch": best["epoch"], "val_acc_ensemble": best["val_acc"]}
     if progress:
-        print(f"[handreid] evaluating on {cfg.eval_repeats} query/gallery repeats")
+        print(f"[handreid] evaluating on {cfg.eval_repeats} query/gallery repeats"
+              + (f" with the weights of epoch {chosen['epoch']} (best validation)" if chosen else ""))
     rows = evaluate_repeats(model, cfg.dataset, cfg.root, cfg.seed, range(cfg.eval_repeats),
-                            recipe.image_size, device, flip=recipe.flip_test)
+                            recipe.image_size, device, flip=recipe.flip_test,
+                            resize_filter=recipe.resize_filter)
     metrics = {"dataset": cfg.dataset, "per_repeat": rows, "summary": aggregate(rows)}
+    if keep_best:
+        metrics["weights"] = chosen or {"rule": "last", "epoch": recipe.epochs}
     _save_checkpoint(run_dir / records.MODEL, {"model": model.state_dict(), "header": header})
     write_json(run_dir / records.METRICS, metrics)
     ckpt_file.unlink(missing_ok=True)
@@ -249,6 +267,15 @@ def _train_epoch(model, optimizer, loss_fn, recipe: Recipe, images, labels: torc
             "train_acc": 100.0 * int(correct) / n}
 
 
+def keep_if_best(best: dict | None, epoch: int, val_acc: float, model: torch.nn.Module) -> dict | None:
+    """The best-validation record after ``epoch``: a CPU copy of the weights when ``val_acc`` is at
+    least the best so far (">=": a later epoch wins a tie, as in the authors' code); a NaN
+    accuracy (no validation images) never wins."""
+    if math.isnan(val_acc) or (best is not None and val_acc < best["val_acc"]):
+        return best
+    return {"epoch": epoch, "val_acc": val_acc, "model": _cpu_copy(model.state_dict())}
+
+
 def _cpu_copy(obj):
     """``obj`` with every tensor copied to the CPU (a snapshot training cannot change)."""
     if isinstance(obj, torch.Tensor):
@@ -262,17 +289,19 @@ def _cpu_copy(obj):
 
 @torch.no_grad()
 def _val_accuracy(model, images: np.ndarray, labels: torch.Tensor, device: torch.device,
-                  batch_size: int = 64) -> float:
-    """Identity accuracy (%) of the first classifier on the held-out validation images."""
+                  batch_size: int = 64, ensemble: bool = False) -> float:
+    """Identity accuracy (%) of the first classifier on the held-out validation images, in float32;
+    ``ensemble``: of the sum of every classifier's softmax (the authors' code's ``score``)."""
     if len(images) == 0:
         return math.nan
     model.eval()
     correct = 0
     for s in range(0, len(images), batch_size):
         x = normalize(to_float(np.array(images[s:s + batch_size]), device))
-        with autocast(device):
+        with torch.autocast(device_type=device.type, enabled=False):
             out = model.forward_output(x)
-        correct += int((out.logits[0].argmax(1).cpu() == labels[s:s + batch_size]).sum())
+        score = sum(z.float().softmax(1) for z in out.logits) if ensemble else out.logits[0]
+        correct += int((score.argmax(1).cpu() == labels[s:s + batch_size]).sum())
     model.train()
     return 100.0 * correct / len(images)
 
@@ -282,7 +311,10 @@ def load_model(run_dir: str | Path, device="cpu") -> torch.nn.Module:
     run = records.load_run(run_dir)
     state = torch.load(Path(run_dir) / records.MODEL, map_location=device, weights_only=False)
     cfg = run.config["config"]
+    # As fit built it: the variant's model options, then the explicit ones.
+    variant = resolve_variant(cfg.get("variant"), cfg["recipe"])
+    options = {**variant_model_options(variant, cfg["method"]), **cfg["method_options"]}
     model = build_model(cfg["method"], num_classes=run.config["num_classes"], pretrained=False,
-                        **cfg["method_options"])
+                        **options)
     model.load_state_dict(state["model"])
     return model.to(device).eval()

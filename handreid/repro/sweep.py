@@ -156,7 +156,7 @@ def evaluate_cross(task: Task) -> Path:
     cfg, recipe, model, device = _source(task)
     repeats = min(cfg.eval_repeats, repeats_of(task.dataset))
     rows = evaluate_repeats(model, task.dataset, _data_root(cfg), cfg.seed, range(repeats), recipe.image_size,
-                            device, flip=recipe.flip_test)
+                            device, flip=recipe.flip_test, resize_filter=recipe.resize_filter)
     write_json(task.target, {"run_id": task.run_id, "train_dataset": cfg.dataset, "dataset": task.dataset,
                              "per_repeat": rows, "summary": aggregate(rows)})
     return task.target
@@ -171,7 +171,8 @@ def compute_retrieval(task: Task) -> Path:
     split = load_split(task.dataset, root=_data_root(cfg), repeat=0, seed=cfg.seed)
     top_k = int(task.options.get("top_k", 10))
     out = retrieval_lists(model, split, recipe.image_size, device, flip=recipe.flip_test,
-                          queries=int(task.options.get("queries", 1)), top_k=top_k)
+                          queries=int(task.options.get("queries", 1)), top_k=top_k,
+                          resize_filter=recipe.resize_filter)
     write_json(task.target, {"run_id": task.run_id, "dataset": task.dataset,  # paths relative to the data root
                              "method": cfg.method, "method_options": cfg.method_options,
                              "top_k": top_k, "queries": out})
@@ -340,6 +341,28 @@ def tasks_of(plan: Plan, common: dict | None = None, log_output: bool = True) ->
             [t.with_params(common, log_output) for t in plan.evals])
 
 
+def with_variant(trains: list[Task], derived: list[Task], variant: str | None
+                 ) -> tuple[list[Task], list[Task], list[Outcome]]:
+    """The tasks with ``variant`` in their parameters and the run ids that follow; a task whose
+    configuration the variant rejects (the authors' SAM-RPE on non-square body images) becomes a
+    "blocked" outcome with the reason."""
+    if variant is None:
+        return trains, derived, []
+    kept: tuple[list[Task], list[Task]] = ([], [])
+    rejected = []
+    for group, tasks in zip(kept, (trains, derived)):
+        for t in tasks:
+            try:
+                rid = planning.run_id_of({**t.params, "variant": variant})
+            except ValueError as e:
+                rejected.append(Outcome(t.run_id, "blocked", error=str(e), kind=t.kind,
+                                        dataset=t.dataset or t.params.get("dataset", "")))
+                continue
+            t.params["variant"], t.run_id = variant, rid
+            group.append(t)
+    return kept[0], kept[1], rejected
+
+
 def dry_run_listing(plan: Plan, trains: Sequence[Task], derived: Sequence[Task], profile: str,
                     missing: set[str] = frozenset()) -> str:
     """What would run and why: one line per training (with its estimated cost in the paper profile);
@@ -396,7 +419,7 @@ def reproduce(tables: str | Sequence[str] | None = "all", profile: str = "demo",
               device: str = "auto", seeds: int = 1, jobs: int = 1, executor: str = "local",
               dry_run: bool = False, datasets: Sequence[str] | None = None, methods: Sequence[str] | None = None,
               out_dir: str | None = None, log_output: bool = True, slurm: dict | None = None,
-              notebooks: bool = True, retrain: bool = False) -> list[Outcome]:
+              notebooks: bool = True, retrain: bool = False, variant: str | None = None) -> list[Outcome]:
     """Plan, train, evaluate and (unless ``dry_run`` or ``notebooks=False``) run the tables and
     figures notebooks. Returns every task's outcome; prints the listing / summary.
 
@@ -406,20 +429,26 @@ def reproduce(tables: str | Sequence[str] | None = "all", profile: str = "demo",
 
     ``out_dir`` moves the run records (tests); the notebooks always read ``results/runs`` under
     ``HANDREID_OUTPUT`` (or the checkout), so use that variable to relocate a whole reproduction.
+    ``variant`` ("paper" | "authors"; None: each recipe's default) is passed to every training.
     """
     if profile == "paper" and not data_root and not dry_run:
         raise ValueError("the paper profile needs data_root: the folder holding 11k/, HD/, Market-1501-v15.09.15/ ...")
     plan = planning.plan(tables, profile=profile, seeds=seeds, datasets=datasets, methods=methods)
     common = {"data_root": data_root, "out_dir": out_dir, "device": device}
     trains, derived = tasks_of(plan, common, log_output=log_output and jobs <= 1 and executor == "local")
+    trains, derived, rejected = with_variant(trains, derived, variant)
+    if rejected:
+        print("\n".join(f"[handreid] not run with variant {variant!r}: {o.name}: {o.error}" for o in rejected),
+              flush=True)
     missing: set[str] = set()
     if profile == "paper":  # the data check comes first; no training starts on data that is not there
         from ..data.check import preflight
         missing = preflight(plan, data_root, datasets, out=lambda text: print(text, flush=True))[1]
     if dry_run:
         print(dry_run_listing(plan, trains, derived, profile, missing), flush=True)
-        return [Outcome(t.run_id, "skipped" if t.finished() else "blocked" if {t.dataset, t.params["dataset"]} & missing
-                        else "planned", kind=t.kind, dataset=t.dataset) for t in [*trains, *derived]]
+        return rejected + [Outcome(t.run_id, "skipped" if t.finished() else "blocked"
+                                   if {t.dataset, t.params["dataset"]} & missing else "planned",
+                                   kind=t.kind, dataset=t.dataset) for t in [*trains, *derived]]
     if profile == "demo" and data_root is None:
         needed = {t.params["dataset"] for t in trains} | {d.dataset for d in derived}
         prepare_demo_data(needed)
@@ -432,20 +461,21 @@ def reproduce(tables: str | Sequence[str] | None = "all", profile: str = "demo",
             anew = {p.name for p in moved}
             everything = planning.plan("all", profile=profile, seeds=seeds, datasets=datasets, methods=methods)
             have = {d.key for d in derived}
-            derived += [d for d in tasks_of(everything, common, log_output=False)[1]
-                        if d.run_id in anew and d.key not in have]
+            more = with_variant([], tasks_of(everything, common, log_output=False)[1], variant)[1]
+            derived += [d for d in more if d.run_id in anew and d.key not in have]
     blocked = [t for t in trains if not t.finished() and t.dataset in missing]
     todo = [t for t in trains if not t.finished() and t not in blocked]
-    outcomes = [Outcome(t.run_id, "skipped", dataset=t.params["dataset"]) for t in trains if t.finished()]
-    if outcomes:
-        print(f"[handreid] {len(outcomes)} of {len(trains)} trainings already have a record in "
+    skipped = [Outcome(t.run_id, "skipped", dataset=t.params["dataset"]) for t in trains if t.finished()]
+    outcomes = rejected + skipped
+    if skipped:
+        print(f"[handreid] {len(skipped)} of {len(trains)} trainings already have a record in "
               f"{trains[0].runs_root} (committed with the repository, or from an earlier sweep): they are not "
               "trained again, and the tables and figures are rendered from them. To train them anew: "
               "`make reproduce RETRAIN=1` (--retrain; the old records move to runs-previous/); to check a few "
               "on this machine: `make verify`.", flush=True)
     if executor == "local":
         assign_devices(todo, local_devices(device))
-    print(f"[handreid] {len(todo)} trainings to run, {len(outcomes)} finished"
+    print(f"[handreid] {len(todo)} trainings to run, {len(skipped)} finished"
           + (f", {len(blocked)} blocked: data missing" if blocked else "") + f"; jobs={jobs}, executor={executor}",
           flush=True)
     outcomes += [Outcome(t.run_id, "blocked", error=f"data missing ({t.dataset})", dataset=t.dataset)
