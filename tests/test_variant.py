@@ -312,8 +312,8 @@ def test_descriptors_are_fp32_even_under_bf16_autocast():
 
 # ----------------------------------------------------------------------------- the sweep
 def test_sweep_with_variant_recomputes_run_ids_and_blocks_what_the_variant_rejects():
-    from handreid import sweep
-    from handreid.experiments import run_id_of
+    from handreid.repro import sweep
+    from handreid.repro.plan import run_id_of
 
     hand = {"dataset": "11k-dr", "method": "laganet", "recipe": "laga", "profile": "demo", "seed": 0}
     body = {"dataset": "market1501", "method": "laganet", "recipe": "laga", "profile": "paper", "seed": 0}

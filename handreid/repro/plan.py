@@ -41,6 +41,7 @@ DEMO_OVERRIDES: dict[tuple[str, str], dict] = {
     ("gpa", "body"): {"epochs": 4, "image_size": [64, 32]},
     ("laga", "hand"): {"epochs": 2, "image_size": [32, 32]},
     ("laga", "body"): {"epochs": 2, "image_size": [48, 32]},
+    ("mba", "hand"): {"epochs": 2, "image_size": [32, 32]},
 }
 #: ... and per method (after the above): VGG19-bn's 140M parameters make each step and
 #: checkpoint slow.
