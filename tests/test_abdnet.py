@@ -130,3 +130,18 @@ def test_abd_recipe():
     assert (r.loss, r.triplet_weight, r.triplet_margin, r.label_smoothing, r.flip_test) == ("abd", 0.1, 1.2, 0.1, True)
     assert r.augment.erasing == 0.5 and r.augment.brightness == 0.0
     assert get_recipe("abd", "hd").image_size == (324, 324)
+
+
+@pytest.mark.slow
+def test_trains_one_epoch_with_its_regularizers(tmp_path):
+    """``fit`` end to end on a tiny synthetic 11k tree with the ``laga`` recipe + O.F. (from epoch 0) + O.W."""
+    from handreid.data.synthetic import write_11k
+    from handreid.engine import fit, make_config
+
+    root = write_11k(tmp_path / "data", num_subjects=10, images_per_aspect=(3, 4), image_size=(48, 40), seed=1)
+    cfg = make_config(dataset="11k-dr", method="abdnet", method_options={"of_start_epoch": 0}, recipe="laga",
+                      data_root=str(root), epochs=1, image_size=32, batch_size=8, eval_repeats=1,
+                      out_dir=str(tmp_path / "runs"), device="cpu")
+    record = fit(cfg, progress=False)
+    assert record.finished and list(record.history["epoch"]) == [1]
+    assert record.history["loss"].map(float).between(0, 1e3).all()

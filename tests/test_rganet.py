@@ -125,33 +125,25 @@ def _attention_reference(att, nodes):
     return torch.stack(a)
 
 
-def test_rga_spatial_equals_its_equations():
+@pytest.mark.parametrize("kind", ["spatial", "channel"])
+def test_rga_module_equals_its_equations(kind):
+    """RGA-S: a node = a position (its C channel values), one weight per position; RGA-C: a node = a
+    channel (its H*W map), one weight per channel."""
     torch.manual_seed(1)
-    c, h, w = 8, 3, 4
-    mod = RGASpatial(c, h, w, ratio=2, down_ratio=2).double().eval()
+    c, h, w = (8, 3, 4) if kind == "spatial" else (12, 2, 4)
+    mod = (RGASpatial if kind == "spatial" else RGAChannel)(c, h, w, ratio=2, down_ratio=2).double().eval()
     _randomise_bn(mod)
     x = torch.randn(2, c, h, w, dtype=torch.float64)
     with torch.no_grad():
         got = mod(x)
         for b in range(2):
-            nodes = [x[b, :, p // w, p % w] for p in range(h * w)]          # a node = a position
-            a = _attention_reference(mod.attention, nodes)
-            expected = x[b] * a.view(1, h, w)
+            if kind == "spatial":
+                a = _attention_reference(mod.attention, [x[b, :, p // w, p % w] for p in range(h * w)])
+                expected = x[b] * a.view(1, h, w)
+            else:
+                a = _attention_reference(mod.attention, [x[b, k].reshape(-1) for k in range(c)])
+                expected = x[b] * a.view(c, 1, 1)
             torch.testing.assert_close(got[b], expected)
-
-
-def test_rga_channel_equals_its_equations():
-    torch.manual_seed(2)
-    c, h, w = 12, 2, 4
-    mod = RGAChannel(c, h, w, ratio=2, down_ratio=2).double().eval()
-    _randomise_bn(mod)
-    x = torch.randn(2, c, h, w, dtype=torch.float64)
-    with torch.no_grad():
-        got = mod(x)
-        for b in range(2):
-            nodes = [x[b, k].reshape(-1) for k in range(c)]                  # a node = a channel map
-            a = _attention_reference(mod.attention, nodes)
-            torch.testing.assert_close(got[b], x[b] * a.view(c, 1, 1))
 
 
 # ---------------------------------------------------------------------------- recipe
@@ -165,3 +157,19 @@ def test_rga_recipe():
     assert r.lr_at(0) == 8e-6 and r.lr_at(20) == 8e-4 and r.lr_at(80) == 4e-4 and r.lr_at(599) == 8e-4 / 2 ** 8
     hand = get_recipe("rga", "11k-dr")
     assert hand.image_size == (324, 324) and hand.augment.crop == (324, 324) and hand.lr == r.lr
+
+
+@pytest.mark.slow
+def test_trains_one_epoch_built_for_the_recipe_size(tmp_path):
+    """``fit`` end to end on a tiny synthetic 11k tree with the ``laga`` recipe: the engine builds
+    RGA-Net for the recipe's input size, and ``load_model`` rebuilds it from the run record."""
+    from handreid.data.synthetic import write_11k
+    from handreid.engine import fit, load_model, make_config
+
+    root = write_11k(tmp_path / "data", num_subjects=10, images_per_aspect=(3, 4), image_size=(48, 40), seed=1)
+    cfg = make_config(dataset="11k-dr", method="rganet", recipe="laga", data_root=str(root), epochs=1,
+                      image_size=32, batch_size=8, eval_repeats=1, out_dir=str(tmp_path / "runs"), device="cpu")
+    record = fit(cfg, progress=False)
+    assert record.finished and list(record.history["epoch"]) == [1]
+    model = load_model(record.run_dir)
+    assert model.image_size == (32, 32) and model(torch.zeros(1, 3, 32, 32)).shape == (1, 2048)
