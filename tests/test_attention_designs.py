@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from handreid.attention_designs import attention_design_table, model_parameters, module_gflops
+from handreid.models.attention_designs import attention_design_table, model_parameters, module_gflops
 from handreid.models import build_model
 from handreid.models.attention import ChannelAttention
 

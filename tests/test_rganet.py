@@ -81,13 +81,21 @@ def test_train_output_bn_neck(body_model):
     assert model.heads[0].classifier.bias is None and not model.heads[0].bn.bias.requires_grad
 
 
-def test_clear_errors():
-    with pytest.raises(ValueError, match=r"rganet: image_size is required"):
-        build_model("rganet", 5)
-    model = build_model("rganet", 5, image_size=(64, 64)).eval()
+def test_lazy_build_and_clear_errors():
+    """Without image_size the size-dependent layers come from the first input: the same network as
+    one built for that size; another size afterwards is an error that says what to do."""
+    torch.manual_seed(0)
+    lazy = build_model("rganet", 5).eval()
+    assert lazy.rga[0].spatial.attention is None
+    with torch.no_grad():
+        assert lazy(torch.randn(1, 3, 64, 64)).shape == (1, 2048)
+    eager = build_model("rganet", 5, image_size=(64, 64))
+    assert [tuple(p.shape) for p in lazy.parameters()] == [tuple(p.shape) for p in eager.parameters()]
     msg = "RGA-S: built for 16x16 feature maps, got (1, 256, 24, 8)"
     with pytest.raises(ValueError, match=re.escape(msg)):
-        model(torch.randn(1, 3, 96, 32))
+        lazy(torch.randn(1, 3, 96, 32))
+    with pytest.raises(ValueError, match=r"rganet: image_size must be None or \(height, width\) with sides >= 32"):
+        build_model("rganet", 5, image_size=(16, 16))
 
 
 # ---------------------------------------------------------------------------- the equations

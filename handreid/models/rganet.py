@@ -28,7 +28,8 @@ multiples of 16: at 324 x 324 (LAGA-Net's hand size) the maps are 81, 41, 21, 21
 20, 20, and the reference fails at layer2. Here the sizes come from the real maps: ``image_size``
 (the network input, (H, W)) gives each stage's output size through ResNet's own arithmetic
 (:func:`stage_sizes`); a forward at another size raises a ``ValueError`` that says so.
-:func:`handreid.engine.fit` passes the recipe's input size.
+:func:`handreid.engine.fit` passes the recipe's input size. Built without ``image_size``, each
+module takes its size from the first map it sees (its parameters exist only after one forward).
 
 Differences from the reference code (parameter count and descriptor size are equal at 384 x 128):
 1x1 convolutions over a node axis are ``Conv1d`` (same weights, shapes ``(out, in, 1)`` instead of
@@ -99,35 +100,70 @@ class RelationAwareAttention(nn.Module):
         return torch.sigmoid(self.w(y))
 
 
-class RGASpatial(nn.Module):
-    """RGA-S (§3.2): nodes = the H*W positions (features: C channels); one weight per position."""
+class _RGA(nn.Module):
+    """Common part of RGA-S and RGA-C: the relation-aware attention is built for one feature-map
+    size, given (``height``, ``width``) or taken from the first input (``None``)."""
 
-    def __init__(self, channels: int, height: int, width: int, ratio: int = 8, down_ratio: int = 8):
+    def __init__(self, channels: int, height: int | None, width: int | None, ratio: int, down_ratio: int):
         super().__init__()
-        self.size = (int(height), int(width))
-        self.attention = RelationAwareAttention(channels, height * width, ratio, down_ratio)
+        self.channels, self.ratio, self.down_ratio = int(channels), ratio, down_ratio
+        self.size: tuple[int, int] | None = None
+        self.attention: RelationAwareAttention | None = None
+        if (height is None) != (width is None):
+            raise ValueError(f"{self.what}: give both height and width, or neither (built at the first forward)")
+        if height is not None:
+            self._build(int(height), int(width))
+
+    def _build(self, height: int, width: int) -> None:
+        self.size = (height, width)
+        d, n = ((self.channels, height * width) if isinstance(self, RGASpatial)
+                else (height * width, self.channels))
+        self.attention = RelationAwareAttention(d, n, self.ratio, self.down_ratio)
+
+    def _attend(self, x: Tensor, nodes: Tensor) -> Tensor:
+        raise NotImplementedError  # pragma: no cover
 
     def forward(self, x: Tensor) -> Tensor:
-        _check_size(x, self.size, "RGA-S")
+        if self.attention is None and x.dim() == 4:           # lazy: sized by the first input
+            self._build(x.shape[2], x.shape[3])
+            dtype = x.dtype if x.dtype in (torch.float32, torch.float64) else None
+            self.attention.to(device=x.device, dtype=dtype).train(self.training)
+        _check_size(x, self.size, self.what)
+        return self._attend(x)
+
+    def extra_repr(self) -> str:
+        return f"channels={self.channels}, size={self.size}"
+
+
+class RGASpatial(_RGA):
+    """RGA-S (§3.2): nodes = the H*W positions (features: C channels); one weight per position."""
+
+    what = "RGA-S"
+
+    def __init__(self, channels: int, height: int | None = None, width: int | None = None, ratio: int = 8,
+                 down_ratio: int = 8):
+        super().__init__(channels, height, width, ratio, down_ratio)
+
+    def _attend(self, x: Tensor) -> Tensor:
         a = self.attention(x.flatten(2))                            # (B, 1, HW)
         return x * a.view(x.shape[0], 1, *x.shape[2:])
 
 
-class RGAChannel(nn.Module):
+class RGAChannel(_RGA):
     """RGA-C (§3.3): nodes = the C channels (features: each channel's H*W map); one weight per channel."""
 
-    def __init__(self, channels: int, height: int, width: int, ratio: int = 8, down_ratio: int = 8):
-        super().__init__()
-        self.size = (int(height), int(width))
-        self.attention = RelationAwareAttention(height * width, channels, ratio, down_ratio)
+    what = "RGA-C"
 
-    def forward(self, x: Tensor) -> Tensor:
-        _check_size(x, self.size, "RGA-C")
+    def __init__(self, channels: int, height: int | None = None, width: int | None = None, ratio: int = 8,
+                 down_ratio: int = 8):
+        super().__init__(channels, height, width, ratio, down_ratio)
+
+    def _attend(self, x: Tensor) -> Tensor:
         a = self.attention(x.flatten(2).transpose(1, 2))           # (B, 1, C)
         return x * a.view(x.shape[0], -1, 1, 1)
 
 
-def _check_size(x: Tensor, size: tuple[int, int], what: str) -> None:
+def _check_size(x: Tensor, size: tuple[int, int] | None, what: str) -> None:
     if x.dim() != 4 or tuple(x.shape[2:]) != size:
         raise ValueError(
             f"{what}: built for {size[0]}x{size[1]} feature maps, got {tuple(x.shape)}; RGA-Net's "
@@ -148,7 +184,7 @@ def stage_sizes(image_size: Sequence[int]) -> list[tuple[int, int]]:
 class RGAModule(nn.Sequential):
     """RGA-SC: RGA-S then RGA-C (§3.4)."""
 
-    def __init__(self, channels: int, height: int, width: int, ratio: int = 8, down_ratio: int = 8):
+    def __init__(self, channels: int, height: int | None, width: int | None, ratio: int = 8, down_ratio: int = 8):
         super().__init__(OrderedDict(
             spatial=RGASpatial(channels, height, width, ratio, down_ratio),
             channel=RGAChannel(channels, height, width, ratio, down_ratio),
@@ -177,22 +213,18 @@ class RGANet(ReIDModel):
     def __init__(self, num_classes: int, pretrained: bool = False, image_size: Sequence[int] | None = None,
                  last_stride: int = 1, ratio: int = 8, down_ratio: int = 8):
         super().__init__()
-        if image_size is None:
-            raise ValueError(
-                "rganet: image_size is required: the relation-aware attention has layers whose sizes "
-                "depend on the feature maps (H*W channels); pass image_size=(H, W), e.g. (384, 128) for "
-                "bodies or (324, 324) for hands (handreid.engine.fit passes the recipe's input size)")
-        if (len(tuple(image_size)) != 2 or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 32
-                                                     for s in image_size)):
-            raise ValueError(f"rganet: image_size must be (height, width) with sides >= 32, got {image_size!r}")
+        if image_size is not None and (
+                len(tuple(image_size)) != 2
+                or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 32 for s in image_size)):
+            raise ValueError(f"rganet: image_size must be None or (height, width) with sides >= 32, "
+                             f"got {image_size!r}")
         if last_stride != 1:
             raise ValueError(f"rganet: RGA-Net uses last_stride=1 (its stage sizes assume it), got {last_stride!r}")
-        self.image_size = tuple(image_size)
+        self.image_size = None if image_size is None else tuple(image_size)
         self.backbone: ResNet50Trunk = resnet50_trunk(pretrained, last_stride)
+        sizes = stage_sizes(self.image_size) if self.image_size else [(None, None)] * 4
         self.rga = nn.ModuleList(
-            RGAModule(c, h, w, ratio, down_ratio)
-            for c, (h, w) in zip(STAGE_CHANNELS, stage_sizes(self.image_size))
-        )
+            RGAModule(c, h, w, ratio, down_ratio) for c, (h, w) in zip(STAGE_CHANNELS, sizes))
         self.names = ("global",)
         self.heads = nn.ModuleList([BNNeckHead(ResNet50Trunk.out_channels, num_classes)])
         self.descriptor_dim = ResNet50Trunk.out_channels
@@ -220,6 +252,7 @@ class RGANet(ReIDModel):
 @register_model
 def rganet(num_classes: int, pretrained: bool = False, image_size: tuple[int, int] | None = None,
            last_stride: int = 1, ratio: int = 8, down_ratio: int = 8) -> RGANet:
-    """RGA-Net (RGA-SC). ``image_size``: the (H, W) input the network is built for (required; the
-    training engine passes the recipe's). ``ratio`` = s1 = s2, ``down_ratio`` = s3 (both 8)."""
+    """RGA-Net (RGA-SC). ``image_size``: the (H, W) input the network is built for (the training
+    engine passes the recipe's); ``None`` builds the size-dependent layers at the first forward, so
+    create an optimizer only after one. ``ratio`` = s1 = s2, ``down_ratio`` = s3 (both 8)."""
     return RGANet(num_classes, pretrained, image_size, last_stride, ratio, down_ratio)

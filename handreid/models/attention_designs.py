@@ -19,9 +19,9 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from .models.abdnet import PositionAttention, part_bounds
-from .models.attention import ChannelAttention, SpatialAttentionRPE
-from .models.rganet import STAGE_CHANNELS, RGAChannel, RGASpatial, stage_sizes
+from .abdnet import PositionAttention, part_bounds
+from .attention import ChannelAttention, SpatialAttentionRPE
+from .rganet import STAGE_CHANNELS, RGAChannel, RGASpatial, stage_sizes
 
 __all__ = ["attention_design_table", "model_parameters", "module_gflops"]
 
@@ -85,7 +85,7 @@ def attention_design_table(image_size: Sequence[int] = (324, 324)) -> pd.DataFra
 def model_parameters(image_size: Sequence[int] = (324, 324), num_classes: int = 100) -> pd.Series:
     """Parameters (millions) of the whole LAGA-Net, RGA-Net (built for ``image_size``) and ABD-Net
     with ``num_classes`` identities (built on the meta device: nothing is allocated)."""
-    from .models import build_model
+    from . import build_model
 
     counts = {}
     with torch.device("meta"):
