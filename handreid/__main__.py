@@ -1,10 +1,11 @@
-"""Command line: ``python -m handreid reproduce|list|demo-data``.
+"""Command line: ``python -m handreid reproduce|verify|list|demo-data``.
 
     python -m handreid reproduce                        # demo profile: every table and figure, CPU
     python -m handreid reproduce --tables gpa-table1,gpa-fig2 --datasets 11k-dr --methods gpanet,resnet50
     python -m handreid reproduce --profile paper --data-root /data --dry-run   # the trainings, with GPU-hours
     python -m handreid reproduce --profile paper --data-root /data --jobs 4    # 4 runs at once on local GPUs
     python -m handreid reproduce --profile paper --data-root /data --executor slurm --slurm-partition gpu
+    python -m handreid verify                           # retrain 3 committed records here and compare
     python -m handreid list                             # the tables and figures the registry knows
 """
 
@@ -19,7 +20,7 @@ def _csv(value: str | None) -> list[str] | None:
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    from . import sweep
+    from .repro import sweep
 
     slurm = {}
     if args.slurm_partition:
@@ -31,7 +32,7 @@ def _reproduce(args: argparse.Namespace) -> int:
             args.tables, profile=args.profile, data_root=args.data_root, device=args.device, seeds=args.seeds,
             jobs=args.jobs, executor=args.executor, dry_run=args.dry_run, datasets=_csv(args.datasets),
             methods=_csv(args.methods), log_output=not args.quiet, slurm=slurm or None,
-            notebooks=not args.no_notebooks)
+            notebooks=not args.no_notebooks, retrain=args.retrain)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -43,25 +44,30 @@ def _reproduce(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from . import experiments as ex
+    from .repro import experiments as ex
+    from .repro.plan import plan
 
     print(f"{'key':20s} {'what':27s} {'kind':9s} {'runs':>4s}  title")
     for e in ex.EXPERIMENTS.values():
-        runs = len(ex.plan([e], profile="demo").runs)
+        runs = len(plan([e], profile="demo").runs)
         print(f"{e.key:20s} {e.name:27s} {e.kind:9s} {runs:4d}  {e.title}")
-    print(f"all together: {len(ex.plan('all').runs)} trainings (runs shared by several tables are trained once)")
+    print(f"all together: {len(plan('all').runs)} trainings (runs shared by several tables are trained once)")
     return 0
 
 
 def _demo_data(args: argparse.Namespace) -> int:
-    from . import experiments as ex
     from .data import DATASETS
+    from .data.synthetic.demo import prepare_demo_data
 
-    print(ex.prepare_demo_data(DATASETS if args.all else ["11k-dr"], args.out))
+    print(prepare_demo_data(DATASETS if args.all else ["11k-dr"], args.out))
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["verify"]:  # its own options: python -m handreid verify --help
+        from .repro.verify import main as verify_main
+        return verify_main(argv[1:])
     parser = argparse.ArgumentParser(prog="handreid", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -83,8 +89,13 @@ def main(argv: list[str] | None = None) -> int:
     rp.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     rp.add_argument("--dry-run", action="store_true", help="list the runs that would execute, and why, then stop")
     rp.add_argument("--no-notebooks", action="store_true", help="do not run the tables and figures notebooks")
+    rp.add_argument("--retrain", action="store_true",
+                    help="train the selected runs anew even when their records exist (the old records move to "
+                         "results/runs-previous/)")
     rp.add_argument("--quiet", action="store_true", help="do not stream the notebooks' output")
     rp.set_defaults(func=_reproduce)
+    sub.add_parser("verify", help="retrain a few committed records on this machine and compare "
+                                  "(python -m handreid verify --help)")
     ls = sub.add_parser("list", help="the tables and figures of both papers")
     ls.set_defaults(func=_list)
     dp = sub.add_parser("demo-data", help="write the synthetic demo datasets (idempotent)")

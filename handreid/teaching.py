@@ -15,7 +15,7 @@ LAGA-Net attention
     :func:`position_encoding_experiment`, :func:`plot_translation`, :func:`attention_gammas`, :func:`capture_attention`,
     :func:`plot_spatial_attention`, :func:`plot_channel_attention`.
 Misc
-    :func:`read_image`, :func:`runs_dir` (teaching runs are kept apart from ``results/runs`` so the
+    :func:`read_image`, :func:`handreid.paths.teaching_runs_dir` (teaching runs are kept apart from ``results/runs`` so the
     report notebooks never tabulate them).
 
 Every figure function returns the ``matplotlib`` figure (``fig.axes`` as documented).
@@ -34,7 +34,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .models.attention import SpatialAttentionRPE, reindex_matrix, relative_index
-from .paths import results_dir
 
 __all__ = [
     "AbsolutePositionSAM",
@@ -52,7 +51,6 @@ __all__ = [
     "plot_translation",
     "position_encoding_experiment",
     "read_image",
-    "runs_dir",
     "shuffle_error",
     "smoothed_targets",
     "toy_feature_map",
@@ -62,14 +60,6 @@ __all__ = [
 
 PART_COLOURS = ("tab:red", "tab:blue", "tab:green", "tab:orange", "tab:purple", "tab:brown",
                 "tab:pink", "tab:olive", "tab:cyan", "gold", "navy", "lime")
-
-
-def runs_dir() -> Path:
-    """Where the teaching notebooks' short runs go: ``results/teaching`` (``HANDREID_OUTPUT`` honoured).
-
-    Kept apart from ``results/runs`` so the tables notebooks, which list every run there, never
-    pick up a 2-epoch teaching run."""
-    return results_dir() / "teaching"
 
 
 def read_image(path: str | Path, size: tuple[int, int] | None = None) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Batch augmentations on the device (DESIGN §5).
+"""Batch augmentations on the device (docs/DESIGN.md §5).
 
 The recipes' augmentations (GPA-Net §3.1, LAGA-Net §IV-B) applied to a whole
 uint8 batch at once on whatever device the model runs on. Every random draw

@@ -1,4 +1,4 @@
-"""Decode-once image cache (DESIGN §5).
+"""Decode-once image cache (docs/DESIGN.md §5).
 
 Every image of a split is decoded and resized once per working resolution
 into one uint8 array of shape (N, H, W, 3), saved as ``.npy`` and memory-mapped

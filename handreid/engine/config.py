@@ -2,7 +2,7 @@
 
 A :class:`RunConfig` says everything that decides a run's result; its
 :func:`run_id` is derived from exactly that, so a rerun finds the run it
-already did. Profiles (DESIGN §4): ``demo`` runs on synthetic data in the
+already did. Profiles (docs/DESIGN.md §4): ``demo`` runs on synthetic data in the
 real on-disk formats, at small images, on a CPU, in minutes; ``paper`` uses
 the real datasets with the papers' settings.
 """
@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from ..data.synthetic.demo import ensure_demo_data
 from ..params import ParameterError, check, parameters_since, reject_unknown
 from ..paths import demo_data_root, runs_dir
 from .recipes import RECIPES, Recipe, get_recipe
@@ -33,25 +34,6 @@ PROFILES = {
 
 
 ConfigError = ParameterError  # a run parameter has a wrong name or value
-
-# Synthetic trees of the demo profile: writer of handreid.data.synthetic -> its parameters.
-DEMO_DATA = {"11k": {"num_subjects": 60, "images_per_aspect": (4, 8), "image_size": (160, 120)}}
-
-
-def demo_writer(dataset: str) -> str:
-    """The synthetic writer (``handreid.data.synthetic.WRITERS`` key) behind a dataset name."""
-    return "11k" if dataset.startswith("11k-") else dataset.replace("cuhk03-l", "cuhk03")
-
-
-def ensure_demo_data(root: str | Path | None = None, datasets: tuple[str, ...] | None = None) -> Path:
-    """Write the demo profile's synthetic trees of ``datasets`` (default: all) unless already there."""
-    from ..data.synthetic import WRITERS
-
-    root = Path(root) if root is not None else demo_data_root()
-    writers = sorted({demo_writer(d) for d in datasets}) if datasets else sorted(WRITERS)
-    for w in writers:
-        WRITERS[w](root, seed=0, **DEMO_DATA.get(w, {}))
-    return root
 
 
 @dataclass(frozen=True)
@@ -126,8 +108,8 @@ class RunConfig:
         options = {k: v for k, v in model_options(self.method).items() if k != "pretrained"}
         options.update(self.method_options)
         return {"dataset": self.dataset, "method": self.method,
-                "method_options": _jsonable(dict(sorted(options.items()))),
-                "recipe": _jsonable(asdict(r)), "pretrained": self.use_pretrained,
+                "method_options": _tuples_as_lists(dict(sorted(options.items()))),
+                "recipe": _tuples_as_lists(asdict(r)), "pretrained": self.use_pretrained,
                 "seed": self.seed, "profile": self.profile}
 
     def run_id(self) -> str:
@@ -136,14 +118,15 @@ class RunConfig:
         return f"{self.dataset}-{self.method}-{hashlib.sha256(blob).hexdigest()[:10]}"
 
     def to_dict(self) -> dict[str, Any]:
-        return _jsonable(asdict(self))
+        return _tuples_as_lists(asdict(self))
 
 
-def _jsonable(x):
+def _tuples_as_lists(x):
+    """``x`` with every tuple, nested in dicts and lists too, as a list (what JSON gives back)."""
     if isinstance(x, dict):
-        return {k: _jsonable(v) for k, v in x.items()}
+        return {k: _tuples_as_lists(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
+        return [_tuples_as_lists(v) for v in x]
     return x
 
 

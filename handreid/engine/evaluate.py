@@ -1,15 +1,20 @@
-"""Evaluation: test descriptors, cosine ranking, CMC / mAP / mINP over the repeats.
+"""Evaluation: test descriptors, cosine ranking, CMC / mAP / mINP over the repeats (docs/DESIGN.md §3).
 
 Both papers compare a query's descriptor with the gallery's by cosine distance
 (GPA-Net §2, LAGA-Net §III-D); LAGA-Net averages the descriptor of an image and
 of its horizontal flip. One trained model is evaluated on all 10 query/gallery
-draws of the hand protocol; every image is described once.
+draws of the hand protocol; every image is described once. The same functions
+serve a model on another dataset (cross-domain, GPA-Net Table 2) and the ranked
+retrieval lists of the figures (:func:`retrieval_lists`); the ranking rules
+(stable order, the same-camera rule) are :mod:`handreid.metrics`'.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Iterable, Sequence
+
+import hashlib
 
 import numpy as np
 import pandas as pd
@@ -18,7 +23,7 @@ import torch
 from ..data import Split, dataset_repeats, load_split
 from ..data.augment import normalize, to_float
 from ..data.cache import ImageCache
-from ..metrics import evaluate_features
+from ..metrics import evaluate_features, pairwise_distance
 
 RANKS = (1, 5, 10)
 
@@ -144,4 +149,39 @@ def aggregate(rows: list[dict]) -> dict:
     out["repeats"] = len(rows)
     n = min(len(r["cmc"]) for r in rows)
     out["cmc_mean"] = np.mean([r["cmc"][:n] for r in rows], axis=0).tolist()
+    return out
+
+
+def retrieval_lists(model: torch.nn.Module, split: Split, image_size: tuple[int, int], device="cpu",
+                    flip: bool = False, queries: int = 1, top_k: int = 10,
+                    cache_dir: str | Path | None = None) -> list[dict]:
+    """Ranked gallery lists of a few queries of one split (the retrieval figures).
+
+    Queries: the first ``queries`` of distinct identities in the order of sha256(path) (the
+    same on every machine). Cosine distance on the paper's descriptor, stable order; gallery
+    images the evaluation ignores (same identity and camera, body data) are left out of the
+    ranking, as in :func:`handreid.metrics.rank_metrics`. Each entry: the query's path, pid and
+    camid, its ``ranked`` top-k (path, pid, correct, distance) and ``first_correct_rank``.
+    """
+    feats = describe(model, split, [split.query, split.gallery], image_size, device, flip, cache_dir)
+    q = split.query.assign(_h=[hashlib.sha256(str(p).encode()).hexdigest() for p in split.query["path"]])
+    q = q.sort_values("_h").drop_duplicates("pid").head(int(queries)).reset_index(drop=True)
+    g = split.gallery.reset_index(drop=True)
+    dist = pairwise_distance(torch.stack([feats[p] for p in q["path"]]),
+                             torch.stack([feats[p] for p in g["path"]]), metric="cosine")
+    g_pids = torch.as_tensor(g["pid"].to_numpy(copy=True))
+    g_cams = torch.as_tensor(g["camid"].to_numpy(copy=True))
+    out = []
+    for i, qr in q.iterrows():
+        keep = torch.ones(len(g), dtype=torch.bool)
+        if split.camera_rule:
+            keep &= ~((g_pids == int(qr["pid"])) & (g_cams == int(qr["camid"])))
+        idx = torch.nonzero(keep).flatten()
+        order = idx[torch.argsort(dist[i, idx], stable=True)].tolist()
+        correct = [int(g_pids[j]) == int(qr["pid"]) for j in order]
+        ranked = [{"path": str(g.at[j, "path"]), "pid": int(g_pids[j]), "correct": c,
+                   "distance": float(dist[i, j])} for j, c in zip(order[:top_k], correct)]
+        first = next((r for r, c in enumerate(correct, 1) if c), None)
+        out.append({"path": str(qr["path"]), "pid": int(qr["pid"]), "camid": int(qr["camid"]),
+                    "ranked": ranked, "first_correct_rank": first})
     return out

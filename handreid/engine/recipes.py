@@ -1,4 +1,4 @@
-"""Training recipes of the two papers (DESIGN §3).
+"""Training recipes of the two papers (docs/DESIGN.md §3).
 
 ``gpa``: GPA-Net §3.1 — SGD with Nesterov momentum 0.9, weight decay 5e-4,
 lr 0.02 (backbone x0.1), x0.1 every 30 epochs, 60 epochs, batch 20, images
@@ -20,8 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from ..data.augment import Augment
-
-HAND_DATASETS = ("11k-dr", "11k-dl", "11k-pr", "11k-pl", "hd")
+from ..data.datasets import hand_datasets
 
 
 @dataclass(frozen=True)
@@ -150,8 +149,8 @@ def get_recipe(name: str, dataset: str) -> Recipe:
     if name == "gpa":
         return GPA
     if name == "laga":
-        return LAGA_HAND if dataset in HAND_DATASETS else LAGA_BODY
+        return LAGA_HAND if dataset in hand_datasets() else LAGA_BODY
     if name in ("rga", "abd"):
         recipe = RGA if name == "rga" else ABD
-        return _on_hands(recipe) if dataset in HAND_DATASETS else recipe
+        return _on_hands(recipe) if dataset in hand_datasets() else recipe
     raise ValueError(f"unknown recipe {name!r}; expected one of {', '.join(RECIPES)}")

@@ -1,4 +1,4 @@
-"""Training: :func:`fit` runs one configuration end to end (DESIGN §3).
+"""Training: :func:`fit` runs one configuration end to end (docs/DESIGN.md §3).
 
 Seeded; the batch order and every augmentation of epoch ``e`` come from a
 generator seeded by (seed, e), and the checkpoint written after every epoch
@@ -6,7 +6,7 @@ keeps the model, optimiser and RNG states, so an interrupted run resumes where
 it stopped and ends where an uninterrupted one would. A finished run (its
 ``metrics.json`` exists) is returned without training again.
 
-Speed (DESIGN §5): batches come from the decode-once cache, staged in GPU memory
+Speed (docs/DESIGN.md §5): batches come from the decode-once cache, staged in GPU memory
 when it fits; augmentations run on the device; on CUDA the model runs in bf16
 autocast and channels_last with cuDNN autotuning; loss and accuracy are summed on
 the device, so no step waits for the GPU; checkpoints are written in the background
@@ -18,7 +18,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import math
-import platform
 import time
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,6 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .. import __version__
 from ..data import load_split
 from ..data.augment import augment_batch, normalize, to_float
 from ..data.cache import ImageCache, stage
@@ -37,6 +35,7 @@ from ..losses import GPANetLoss, LAGANetLoss
 from ..models import build_model, model_options
 from ..progress import progress_bar
 from . import records
+from .provenance import image_fingerprint, machine
 from .config import RunConfig, make_config
 from .evaluate import aggregate, autocast, evaluate_repeats, resolve_device
 from .recipes import Recipe
@@ -95,12 +94,6 @@ def _fingerprint(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _versions() -> dict[str, str]:
-    import torchvision
-    return {"handreid": __version__, "torch": torch.__version__,
-            "torchvision": torchvision.__version__, "python": platform.python_version()}
-
-
 def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     atomic_write(path, lambda tmp: torch.save(state, tmp))
 
@@ -134,11 +127,15 @@ def fit(config: RunConfig | dict, progress: bool = True, stop_after: int | None 
     loss_fn = make_loss(recipe)
     extra_losses = model.extra_losses()  # model-specific terms (ABD-Net's O.F./O.W.), added per step
 
+    train_paths = split.image_paths(split.train)
+    labels = torch.tensor(split.train["label"].to_numpy(), dtype=torch.long)
+    train_cache = ImageCache(train_paths, recipe.train_size, progress=progress).array  # row i = train_paths[i]
+    # Provenance: CPU results depend on the CPU kind and the thread count (float reduction order).
+    mach = machine(device)
     header = {"run_id": run_dir.name, "config": cfg.to_dict(), "identity": cfg.identity(),
-              "num_classes": split.num_classes, "data_sha": data_sha, "versions": _versions(),
-              "device": str(device),
-              # CPU results depend on it (float reduction order): the demo sweep runs 1 per job.
-              "cpu_threads": torch.get_num_threads()}
+              "num_classes": split.num_classes, "data_sha": data_sha, "versions": mach["versions"],
+              "device": str(device), "cpu_threads": mach["threads"], "machine": mach,
+              "images_sha": image_fingerprint(train_cache)}
     ckpt_file = run_dir / records.CHECKPOINT
     history: list[dict] = []
     start = 0
@@ -158,11 +155,9 @@ def fit(config: RunConfig | dict, progress: bool = True, stop_after: int | None 
     else:
         write_json(run_dir / records.CONFIG, header)
 
-    train_paths = split.image_paths(split.train)
-    labels = torch.tensor(split.train["label"].to_numpy(), dtype=torch.long)
-    # Row i = train_paths[i]. A memory map on a CPU (batches come from the page cache, never
-    # decoded); on a GPU the whole array is staged in device memory when it fits.
-    train_images = stage(ImageCache(train_paths, recipe.train_size, progress=progress).array, device)
+    # A memory map on a CPU (batches come from the page cache, never decoded); on a GPU the whole
+    # array is staged in device memory when it fits.
+    train_images = stage(train_cache, device)
     val_images = ImageCache(split.image_paths(split.val), recipe.image_size).array
     val_labels = torch.tensor(split.val["label"].to_numpy(), dtype=torch.long)
     if device.type == "cuda":
