@@ -133,10 +133,26 @@ def test_abd_recipe():
 
 
 @pytest.mark.slow
-def test_trains_one_epoch_with_its_regularizers(tmp_path):
-    """``fit`` end to end on a tiny synthetic 11k tree with the ``laga`` recipe + O.F. (from epoch 0) + O.W."""
+def test_trains_one_epoch_with_its_regularizers(tmp_path, monkeypatch):
+    """``fit`` end to end on a tiny synthetic 11k tree with the ``laga`` recipe + O.F. (from epoch 0) + O.W.;
+    the training loop adds the model's terms at every step with the epoch."""
     from handreid.data.synthetic import write_11k
     from handreid.engine import fit, make_config
+    from handreid.models.abdnet import ABDNet
+
+    calls = []
+    real = ABDNet.extra_losses
+
+    def recording(self):
+        (term,) = real(self)
+
+        def wrapped(output, epoch):
+            value = term.terms(output, epoch)
+            calls.append((epoch, float(value["of"].detach()), float(value["ow"].detach())))
+            return value["total"]
+        return [wrapped]
+
+    monkeypatch.setattr(ABDNet, "extra_losses", recording)
 
     root = write_11k(tmp_path / "data", num_subjects=10, images_per_aspect=(3, 4), image_size=(48, 40), seed=1)
     cfg = make_config(dataset="11k-dr", method="abdnet", method_options={"of_start_epoch": 0}, recipe="laga",
@@ -145,3 +161,4 @@ def test_trains_one_epoch_with_its_regularizers(tmp_path):
     record = fit(cfg, progress=False)
     assert record.finished and list(record.history["epoch"]) == [1]
     assert record.history["loss"].map(float).between(0, 1e3).all()
+    assert calls and all(e == 0 and of > 0 and ow > 0 for e, of, ow in calls)
