@@ -104,7 +104,8 @@ class _RGA(nn.Module):
     """Common part of RGA-S and RGA-C: the relation-aware attention is built for one feature-map
     size, given (``height``, ``width``) or taken from the first input (``None``)."""
 
-    def __init__(self, channels: int, height: int | None, width: int | None, ratio: int, down_ratio: int):
+    def __init__(self, channels: int, height: int | None = None, width: int | None = None, ratio: int = 8,
+                 down_ratio: int = 8):
         super().__init__()
         self.channels, self.ratio, self.down_ratio = int(channels), ratio, down_ratio
         self.size: tuple[int, int] | None = None
@@ -140,10 +141,6 @@ class RGASpatial(_RGA):
 
     what = "RGA-S"
 
-    def __init__(self, channels: int, height: int | None = None, width: int | None = None, ratio: int = 8,
-                 down_ratio: int = 8):
-        super().__init__(channels, height, width, ratio, down_ratio)
-
     def _attend(self, x: Tensor) -> Tensor:
         a = self.attention(x.flatten(2))                            # (B, 1, HW)
         return x * a.view(x.shape[0], 1, *x.shape[2:])
@@ -153,10 +150,6 @@ class RGAChannel(_RGA):
     """RGA-C (§3.3): nodes = the C channels (features: each channel's H*W map); one weight per channel."""
 
     what = "RGA-C"
-
-    def __init__(self, channels: int, height: int | None = None, width: int | None = None, ratio: int = 8,
-                 down_ratio: int = 8):
-        super().__init__(channels, height, width, ratio, down_ratio)
 
     def _attend(self, x: Tensor) -> Tensor:
         a = self.attention(x.flatten(2).transpose(1, 2))           # (B, 1, C)
