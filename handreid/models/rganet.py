@@ -121,7 +121,7 @@ class _RGA(nn.Module):
                 else (height * width, self.channels))
         self.attention = RelationAwareAttention(d, n, self.ratio, self.down_ratio)
 
-    def _attend(self, x: Tensor, nodes: Tensor) -> Tensor:
+    def _attend(self, x: Tensor) -> Tensor:
         raise NotImplementedError  # pragma: no cover
 
     def forward(self, x: Tensor) -> Tensor:
