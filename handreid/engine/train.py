@@ -32,7 +32,7 @@ from ..data.cache import ImageCache, stage
 from ..data.sampler import pk_batches, random_batches
 from ..io import BackgroundWriter, atomic_write, write_json, write_text
 from ..losses import GPANetLoss, LAGANetLoss
-from ..models import build_model
+from ..models import build_model, model_options
 from ..progress import progress_bar
 from . import records
 from .provenance import image_fingerprint, machine
@@ -67,13 +67,25 @@ def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
 
 
 def make_loss(recipe: Recipe):
-    """GPA-Net Eq. (1) or LAGA-Net Eq. (8) as a function of (model output, labels)."""
+    """GPA-Net Eq. (1) or LAGA-Net Eq. (8) (``"abd"``: Eq. (8) averaged over the classifiers, as
+    ABD-Net's code does) as a function of (model output, labels). A model's own extra terms
+    (:meth:`~handreid.models.heads.ReIDModel.extra_losses`) are added by the training loop."""
     if recipe.loss == "gpa":
         return GPANetLoss(lam=recipe.part_weight, epsilon=recipe.label_smoothing)
-    if recipe.loss == "laga":
+    if recipe.loss in ("laga", "abd"):
         return LAGANetLoss(beta=recipe.triplet_weight, margin=recipe.triplet_margin,
-                           epsilon=recipe.label_smoothing, reduction=recipe.triplet_reduction)
+                           epsilon=recipe.label_smoothing, reduction=recipe.triplet_reduction,
+                           average=recipe.loss == "abd")
     raise ValueError(f"unknown loss {recipe.loss!r}")
+
+
+def model_build_options(method: str, method_options: dict, image_size) -> dict:
+    """``method_options``, plus ``image_size`` (the recipe's input) for models built for one input
+    size (RGA-Net) when the options do not give it."""
+    options = dict(method_options)
+    if "image_size" in model_options(method) and options.get("image_size") is None:
+        options["image_size"] = tuple(int(s) for s in image_size)
+    return options
 
 
 def epoch_generator(seed: int, epoch: int) -> torch.Generator:
@@ -110,11 +122,12 @@ def fit(config: RunConfig | dict, progress: bool = True, stop_after: int | None 
     data_sha = _fingerprint(split.train.to_csv(index=False) + split.val.to_csv(index=False))
 
     model = build_model(cfg.method, num_classes=split.num_classes, pretrained=cfg.use_pretrained,
-                        **cfg.model_options()).to(device)
+                        **model_build_options(cfg.method, cfg.model_options(), recipe.image_size)).to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(model, recipe)
     loss_fn = make_loss(recipe)
+    extra_losses = model.extra_losses()  # model-specific terms (ABD-Net's O.F./O.W.), added per step
 
     train_paths = split.image_paths(split.train)
     labels = torch.tensor(split.train["label"].to_numpy(), dtype=torch.long)
@@ -167,7 +180,7 @@ def fit(config: RunConfig | dict, progress: bool = True, stop_after: int | None 
         for epoch in range(start, stop_at):
             t0 = time.perf_counter()
             row = _train_epoch(model, optimizer, loss_fn, recipe, train_images, labels, epoch,
-                               cfg.seed, device, progress, run_dir.name)
+                               cfg.seed, device, progress, run_dir.name, extra_losses)
             row["val_acc"] = _val_accuracy(model, val_images, val_labels, device)
             if keep_best:  # the authors' code: ">=" on the accuracy of the classifiers' summed softmax
                 row["val_acc_ensemble"] = _val_accuracy(model, val_images, val_labels, device, ensemble=True)
@@ -214,8 +227,9 @@ def fit(config: RunConfig | dict, progress: bool = True, stop_after: int | None 
 
 
 def _train_epoch(model, optimizer, loss_fn, recipe: Recipe, images, labels: torch.Tensor, epoch: int,
-                 seed: int, device: torch.device, progress: bool, run_name: str) -> dict:
+                 seed: int, device: torch.device, progress: bool, run_name: str, extra_losses=()) -> dict:
     """One epoch; its batch order and augmentations come from the generator of (seed, epoch).
+    ``extra_losses``: the model's own terms, each called as ``term(output, epoch)`` and added to the loss.
 
     Loss, accuracy and the non-finite guard are accumulated on the device and read once at
     the end of the epoch: no step waits for the GPU.
@@ -248,6 +262,8 @@ def _train_epoch(model, optimizer, loss_fn, recipe: Recipe, images, labels: torc
         with autocast(device):
             out = model(x)
             loss = loss_fn(out, y)
+            for term in extra_losses:
+                loss = loss + term(out, epoch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -311,10 +327,10 @@ def load_model(run_dir: str | Path, device="cpu") -> torch.nn.Module:
     run = records.load_run(run_dir)
     state = torch.load(Path(run_dir) / records.MODEL, map_location=device, weights_only=False)
     cfg = run.config["config"]
-    # As fit built it: the variant's model options, then the explicit ones.
+    # As fit built it: the variant's model options, then the explicit ones, then the input size.
     variant = resolve_variant(cfg.get("variant"), cfg["recipe"])
-    options = {**variant_model_options(variant, cfg["method"]), **cfg["method_options"]}
-    model = build_model(cfg["method"], num_classes=run.config["num_classes"], pretrained=False,
-                        **options)
+    options = model_build_options(cfg["method"], {**variant_model_options(variant, cfg["method"]), **cfg["method_options"]},
+                                  run.config["identity"]["recipe"]["image_size"])
+    model = build_model(cfg["method"], num_classes=run.config["num_classes"], pretrained=False, **options)
     model.load_state_dict(state["model"])
     return model.to(device).eval()

@@ -37,4 +37,4 @@ __all__ = [
 ]
 
 # The modules that register models.
-from . import gpanet, laganet, vgg  # noqa: E402,F401
+from . import abdnet, gpanet, laganet, rganet, vgg  # noqa: E402,F401
