@@ -188,7 +188,7 @@ def make_config(**params: Any) -> RunConfig:
         v = getattr(cfg, name)
         check(v is None or (isinstance(v, int) and not isinstance(v, bool) and v > 0), name, v,
                "a positive integer or None (recipe default)")
-    if cfg.batch_size is not None and cfg.recipe == "laga":
+    if cfg.batch_size is not None and get_recipe(cfg.recipe, cfg.dataset).sampler == "pk":
         k = get_recipe(cfg.recipe, cfg.dataset).instances
         check(cfg.batch_size % k == 0 and cfg.batch_size >= 2 * k, "batch_size", cfg.batch_size,
                f"a multiple of K={k} with at least two identities (P x K sampler)")

@@ -86,7 +86,7 @@ class DANetHead(nn.Module):
         if attention == "identity":
             self.attention = nn.Identity()
         elif attention == "cam":
-            self.attention = ChannelAttention(invert_energy=True)
+            self.attention = ChannelAttention(energy="authors")
         elif attention == "pam":
             self.attention = PositionAttention(mid)
         else:
@@ -147,7 +147,7 @@ class ABDNet(ReIDModel):
         ))
         self.layer4 = nn.ModuleDict(OrderedDict(
             [("global", trunk.layer4), ("attentive", copy.deepcopy(trunk.layer4))]))
-        self.shallow_cam = ChannelAttention(invert_energy=True)
+        self.shallow_cam = ChannelAttention(energy="authors")
         c4 = ResNet50Trunk.out_channels
         self.global_fc = nn.Sequential(nn.Linear(c4, global_dim), nn.BatchNorm1d(global_dim), nn.ReLU(),
                                        nn.Dropout(dropout))

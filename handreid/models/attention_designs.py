@@ -73,9 +73,9 @@ def attention_design_table(image_size: Sequence[int] = (324, 324)) -> pd.DataFra
     ph = parts[0][1] - parts[0][0]
     rows += [
         _row("ABD-Net", "CAM (shallow)", "after layer1",
-             f"channels: 256 x 256 affinities of {h1}x{w1} maps", [(ChannelAttention(True), (256, h1, w1))]),
+             f"channels: 256 x 256 affinities of {h1}x{w1} maps", [(ChannelAttention(energy="authors"), (256, h1, w1))]),
         _row("ABD-Net", "CAM (attentive branch)", "in each part's DANet head (2 parts)",
-             f"channels: 512 x 512 affinities of a {ph}x{w3} part", [(ChannelAttention(True), (512, ph, w3))] * 2),
+             f"channels: 512 x 512 affinities of a {ph}x{w3} part", [(ChannelAttention(energy="authors"), (512, ph, w3))] * 2),
         _row("ABD-Net", "PAM (attentive branch)", "in each part's DANet head (2 parts)",
              f"positions within a part: {ph * w3} x {ph * w3}", [(PositionAttention(512), (512, ph, w3))] * 2),
     ]

@@ -42,6 +42,8 @@ DEMO_OVERRIDES: dict[tuple[str, str], dict] = {
     ("laga", "hand"): {"epochs": 2, "image_size": [32, 32]},
     ("laga", "body"): {"epochs": 2, "image_size": [48, 32]},
     ("mba", "hand"): {"epochs": 2, "image_size": [32, 32]},
+    ("rga", "body"): {"epochs": 2, "image_size": [48, 32]},
+    ("abd", "body"): {"epochs": 2, "image_size": [48, 32]},
 }
 #: ... and per method (after the above): VGG19-bn's 140M parameters make each step and
 #: checkpoint slow.
