@@ -260,3 +260,19 @@ def test_tables_and_figures_notebooks_on_demo_records(tmp_path, monkeypatch):
     assert "**5.00** / 83.02 (−78.02)" in (table_dir / "gpa-table2_demo.md").read_text()
     figures = out / "figures"
     assert {p.name for p in figures.iterdir()} == {f"{k}_demo.{e}" for k in ex.FIGURES for e in ("png", "pdf")}
+
+
+def test_tables_of_a_variant_read_that_variants_runs_and_say_so(tmp_path):
+    """`make reproduce VARIANT=authors` trains other run ids: its tables must read those, not the default's."""
+    root = tmp_path / "runs"
+    exp = ex.get("laga-table5")
+    (rid, _), = cell_runs(exp, exp.row("LAGA-Net"), exp.column("11k-dr"), "demo", 1, "authors")
+    assert rid != _rid("laga-table5", "LAGA-Net", "11k-dr")
+    _fake_run(root, rid, [60.0, 62.0], [70.0, 72.0])
+    ours = tables.table("laga-table5", runs_root=root, variant="authors")
+    cell = ours.cells.set_index(["row", "column", "metric"]).loc[("LAGA-Net", "11k-dr", "rank1")]
+    assert cell["status"] == "ok" and cell["mean"] == 61.0
+    default = tables.table("laga-table5", runs_root=root).cells.set_index(["row", "column", "metric"])
+    assert default.loc[("LAGA-Net", "11k-dr", "rank1"), "status"] == "missing"
+    assert "variant 'authors'" in ours.caption
+    assert {p.name for p in ours.write(tmp_path / "t")} == {f"laga-table5_demo-authors.{e}" for e in ("csv", "md", "tex")}

@@ -312,8 +312,10 @@ class _OptionalFolder:
 
 def notebook_choices(notebook: str) -> dict:
     """Allowed values of the tables / figures notebooks' parameters (for :func:`handreid.params.validate`)."""
+    from ..engine.variant import VARIANTS
+
     choices = {"profile": ("demo", "paper"), "seeds": range(1, 11), "only": Selection(),
-               "data_root": _OptionalFolder()}
+               "data_root": _OptionalFolder(), "variant": (None, *VARIANTS)}
     if notebook not in ("tables", "figures"):
         raise ValueError(f"notebook={notebook!r}: expected 'tables' or 'figures'")
     return choices

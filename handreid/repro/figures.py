@@ -25,7 +25,8 @@ __all__ = ["cmc_figure", "figure", "figure_cell", "heatmap_figure", "heatmap_mat
            "retrieval_figure"]
 
 
-def cmc_figure(exp: Experiment | str = "gpa-fig2", profile: str = "demo", runs_root=None):
+def cmc_figure(exp: Experiment | str = "gpa-fig2", profile: str = "demo", runs_root=None,
+               variant: str | None = None):
     """GPA-Net Fig. 2: the CMC curve of every row on the figure's dataset (seed 0); missing runs are named."""
     import matplotlib.pyplot as plt
 
@@ -35,10 +36,10 @@ def cmc_figure(exp: Experiment | str = "gpa-fig2", profile: str = "demo", runs_r
     fig, ax = plt.subplots(figsize=(5.5, 4))
     runs, labels, missing = [], [], []
     for row in exp.rows:
-        (rid, _), = cell_runs(exp, row, col, profile, 1)
+        rid = next((r for r, _ in cell_runs(exp, row, col, profile, 1, variant)), None)
         p = exp.published.get((row.key, col.key), {}).get("rank1")
         paper = f" (paper {p:.2f}%)" if p is not None else ""
-        if (root / rid / records.METRICS).exists():
+        if rid is not None and (root / rid / records.METRICS).exists():
             run = records.load_run(root / rid)
             runs.append(run)
             labels.append(f"{row.label}: rank-1 {run.summary()['rank1_mean']:.1f}%{paper}")
@@ -52,7 +53,7 @@ def cmc_figure(exp: Experiment | str = "gpa-fig2", profile: str = "demo", runs_r
 
 
 def retrieval_entries(exp: Experiment | str, profile: str = "demo", runs_root=None,
-                      data_root: str | Path | None = None) -> list[dict]:
+                      data_root: str | Path | None = None, variant: str | None = None) -> list[dict]:
     """The lines of a retrieval figure from the records ``<run>/retrieval/<dataset>.json`` (seed 0).
 
     The records hold image paths relative to the data root; ``data_root`` is that root (default:
@@ -64,10 +65,10 @@ def retrieval_entries(exp: Experiment | str, profile: str = "demo", runs_root=No
     entries, found = [], set()
     for col in exp.columns:
         for row in exp.rows:
-            (rid, _), = cell_runs(exp, row, col, profile, 1)
-            f = records.derived_path(root / rid, "retrieval", col.train)
+            rid = next((r for r, _ in cell_runs(exp, row, col, profile, 1, variant)), None)
+            f = records.derived_path(root / rid, "retrieval", col.train) if rid else None
             label = f"{row.label}\n{col.label}" if len(exp.rows) > 1 else col.label
-            if not f.exists():
+            if f is None or not f.exists():
                 entries.append({"label": label, "query": None})
                 continue
             found.add(col.train)
@@ -89,9 +90,10 @@ def _data_root(profile: str, data_root, datasets: set[str], exp: Experiment) -> 
                      "pass data_root, the folder holding the datasets")
 
 
-def retrieval_figure(exp: Experiment | str, profile: str = "demo", runs_root=None, data_root=None):
+def retrieval_figure(exp: Experiment | str, profile: str = "demo", runs_root=None, data_root=None,
+                     variant: str | None = None):
     exp = ex.get(exp) if isinstance(exp, str) else exp
-    return plot_retrieval(retrieval_entries(exp, profile, runs_root, data_root), exp.figure.get("top_k", 10),
+    return plot_retrieval(retrieval_entries(exp, profile, runs_root, data_root, variant), exp.figure.get("top_k", 10),
                           title=f"{exp.name} ({profile}): green = correct, red = wrong")
 
 
@@ -107,12 +109,12 @@ def heatmap_matrix(cells: pd.DataFrame, exp: Experiment, metric: str = "rank1", 
 
 
 def heatmap_figure(exp: Experiment | str = "gpa-table3-heatmap", profile: str = "demo", seeds: int = 1,
-                   runs_root=None, metric: str = "rank1"):
+                   runs_root=None, metric: str = "rank1", variant: str | None = None):
     """GPA-Net Table 3 as Hp x Vp heatmaps: ours (left) and published (right); returns (fig, ours matrix)."""
     import matplotlib.pyplot as plt
 
     exp = ex.get(exp) if isinstance(exp, str) else exp
-    cells = collect(exp, profile, seeds, runs_root)
+    cells = collect(exp, profile, seeds, runs_root, variant=variant)
     ours, paper = heatmap_matrix(cells, exp, metric), heatmap_matrix(cells, exp, metric, "published")
     fig, axes = plt.subplots(1, 2, figsize=(8, 3.6))
     for ax, mat, name in ((axes[0], ours, f"ours ({profile})"), (axes[1], paper, "paper")):
@@ -136,28 +138,30 @@ def heatmap_figure(exp: Experiment | str = "gpa-table3-heatmap", profile: str = 
     return fig, ours
 
 
-def figure(key: str, profile: str = "demo", seeds: int = 1, runs_root=None, data_root=None):
-    """The figure of experiment ``key`` (cmc, retrieval or heatmap)."""
+def figure(key: str, profile: str = "demo", seeds: int = 1, runs_root=None, data_root=None,
+           variant: str | None = None):
+    """The figure of experiment ``key`` (cmc, retrieval or heatmap) from the runs of ``variant``."""
     exp = ex.get(key)
     if exp.kind == "cmc":
-        return cmc_figure(exp, profile, runs_root)
+        return cmc_figure(exp, profile, runs_root, variant)
     if exp.kind == "retrieval":
-        return retrieval_figure(exp, profile, runs_root, data_root)
+        return retrieval_figure(exp, profile, runs_root, data_root, variant)
     if exp.kind == "heatmap":
-        return heatmap_figure(exp, profile, seeds, runs_root)[0]
+        return heatmap_figure(exp, profile, seeds, runs_root, variant=variant)[0]
     raise ValueError(f"{key} is a table, not a figure")
 
 
 def figure_cell(key: str, profile: str = "demo", seeds: int = 1, only: str = "all", folder=None, runs_root=None,
-                data_root=None):
-    """A figures-notebook cell: the figure (saved to ``figures/<key>_<profile>.{png,pdf}``), or a note."""
+                data_root=None, variant: str | None = None):
+    """A figures-notebook cell: the figure (saved to ``figures/<key>_<profile>[-<variant>].{png,pdf}``), or a note."""
     from ..paths import figures_dir
 
     if not ex.selected(only, key):
         return f"{key}: not selected (only={only!r})"
     import matplotlib.pyplot as plt
 
-    fig = figure(key, profile, seeds, runs_root, data_root)
-    save_figure(fig, Path(folder if folder is not None else figures_dir()) / f"{key}_{profile}")
+    fig = figure(key, profile, seeds, runs_root, data_root, variant)
+    tag = profile + (f"-{variant}" if variant else "")
+    save_figure(fig, Path(folder if folder is not None else figures_dir()) / f"{key}_{tag}")
     plt.close(fig)  # shown once, as the cell's value
     return fig

@@ -496,7 +496,8 @@ def reproduce(tables: str | Sequence[str] | None = "all", profile: str = "demo",
         for name in ("tables", "figures"):
             try:
                 only = tables if isinstance(tables, str) else ",".join(tables or ["all"])
-                path = run_notebook(name, profile=profile, seeds=seeds, data_root=data_root, only=only or "all")
+                path = run_notebook(name, profile=profile, seeds=seeds, data_root=data_root, only=only or "all",
+                                    variant=variant)
                 outcomes.append(Outcome(name, "done", kind="notebook", dataset=str(path)))
             except Exception as e:  # noqa: BLE001
                 outcomes.append(Outcome(name, "failed", error=_last_line(e), kind="notebook"))
@@ -522,14 +523,14 @@ def set_aside(tasks: Sequence[Task]) -> list[Path]:
 
 
 def run_notebook(name: str, profile: str = "demo", seeds: int = 1, data_root: str | None = None,
-                 only: str = "all") -> Path:
+                 only: str = "all", variant: str | None = None) -> Path:
     """Execute ``notebooks/<name>.ipynb`` (tables or figures) into ``results/notebooks/<name>_<profile>.ipynb``."""
     import papermill
 
-    out = results_dir() / "notebooks" / f"{name}_{profile}.ipynb"
+    out = results_dir() / "notebooks" / f"{name}_{profile}{f'-{variant}' if variant else ''}.ipynb"
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_suffix(".partial.ipynb")
-    params = {"profile": profile, "seeds": seeds, "only": only, "data_root": data_root}
+    params = {"profile": profile, "seeds": seeds, "only": only, "data_root": data_root, "variant": variant}
     papermill.execute_notebook(str(notebooks_dir() / f"{name}.ipynb"), str(partial), parameters=params,
                                cwd=str(notebooks_dir()), progress_bar=False, **KERNEL)
     os.replace(partial, out)

@@ -50,7 +50,7 @@ def _combine(per_seed: list[list[float]]) -> dict:
 
 
 def collect(exp: Experiment | str, profile: str = "demo", seeds: int = 1, runs_root=None,
-            data_root: str | Path | None = None) -> pd.DataFrame:
+            data_root: str | Path | None = None, variant: str | None = None) -> pd.DataFrame:
     """Tidy cells of one experiment: a row per (row, column, metric) with ours, paper, Δ and status."""
     exp = ex.get(exp) if isinstance(exp, str) else exp
     root = _runs_root(runs_root)
@@ -63,7 +63,7 @@ def collect(exp: Experiment | str, profile: str = "demo", seeds: int = 1, runs_r
     for row in exp.rows:
         for col in exp.columns:
             pub_cell = exp.published.get((row.key, col.key), {})
-            ids = [rid for rid, _ in cell_runs(exp, row, col, profile, seeds)]
+            ids = [rid for rid, _ in cell_runs(exp, row, col, profile, seeds, variant)]
             per_seed: dict[str, list[list[float]]] = {m: [] for m in exp.metrics}
             if exp.kind != "stats":
                 for rid in ids:
@@ -156,6 +156,12 @@ class TableResult:
     cells: pd.DataFrame
     profile: str = "demo"
     seeds: int = 1
+    variant: str | None = None    # the run parameter ``variant`` of every run in the table (None: default)
+
+    @property
+    def tag(self) -> str:
+        """``demo``, ``paper``, or with a variant ``paper-authors``: the file name suffix."""
+        return self.profile + (f"-{self.variant}" if self.variant else "")
 
     def wide(self, style: str = "text") -> pd.DataFrame:
         """Rows x (column, metric) of formatted cells."""
@@ -181,7 +187,8 @@ class TableResult:
                 + (" (the body benchmarks have one fixed split: no ±)" if body else "")
                 + (f", ± std over {self.seeds} training seeds" if self.seeds > 1 else "")
                 + " / paper (Δ = ours − paper); best of ours per column in bold")
-        return f"{e.name}: {e.title}. {self.profile} profile; {what}."
+        variant = f", variant {self.variant!r}" if self.variant else ""
+        return f"{e.name}: {e.title}. {self.profile} profile{variant}; {what}."
 
     def to_markdown(self) -> str:
         df = self.wide("markdown")
@@ -233,16 +240,16 @@ class TableResult:
         """``<key>_<profile>.csv`` (tidy, numbers), ``.md`` and ``.tex`` (booktabs), atomically."""
         from ..paths import tables_dir
 
-        stem = Path(folder if folder is not None else tables_dir()) / f"{self.experiment.key}_{self.profile}"
+        stem = Path(folder if folder is not None else tables_dir()) / f"{self.experiment.key}_{self.tag}"
         return [write_text(stem.with_suffix(".csv"), self.to_csv()),
                 write_text(stem.with_suffix(".md"), self.to_markdown() + "\n"),
                 write_text(stem.with_suffix(".tex"), self.to_latex())]
 
 
 def table(exp: Experiment | str, profile: str = "demo", seeds: int = 1, runs_root=None,
-          data_root: str | Path | None = None) -> TableResult:
+          data_root: str | Path | None = None, variant: str | None = None) -> TableResult:
     exp = ex.get(exp) if isinstance(exp, str) else exp
-    return TableResult(exp, collect(exp, profile, seeds, runs_root, data_root), profile, seeds)
+    return TableResult(exp, collect(exp, profile, seeds, runs_root, data_root, variant), profile, seeds, variant)
 
 
 def to_markdown(df: pd.DataFrame) -> str:
@@ -254,11 +261,12 @@ def to_markdown(df: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def overview(profile: str = "demo", seeds: int = 1, runs_root=None, data_root=None, only: str = "all") -> pd.DataFrame:
+def overview(profile: str = "demo", seeds: int = 1, runs_root=None, data_root=None, only: str = "all",
+             variant: str | None = None) -> pd.DataFrame:
     """One line per selected table / figure: how many of its cells have numbers, are missing, not reproduced."""
     recs = []
     for exp in ex.select(only):
-        c = collect(exp, profile, seeds, runs_root, data_root)
+        c = collect(exp, profile, seeds, runs_root, data_root, variant)
         c = c.drop_duplicates(["row", "column"])
         recs.append({"key": exp.key, "paper": exp.paper, "what": exp.label, "kind": exp.kind,
                      "cells": len(c), "with numbers": int(c["status"].isin(["ok", "partial"]).sum()),
@@ -268,10 +276,10 @@ def overview(profile: str = "demo", seeds: int = 1, runs_root=None, data_root=No
 
 
 def table_cell(key: str, profile: str = "demo", seeds: int = 1, only: str = "all", data_root=None,
-               folder=None, runs_root=None):
+               folder=None, runs_root=None, variant: str | None = None):
     """A tables-notebook cell: the table (written to ``results/tables/``), or a note when not selected."""
     if not ex.selected(only, key):
         return f"{key}: not selected (only={only!r})"
-    t = table(key, profile, seeds, runs_root, data_root)
+    t = table(key, profile, seeds, runs_root, data_root, variant)
     t.write(folder)
     return t
