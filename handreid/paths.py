@@ -38,6 +38,14 @@ def runs_dir() -> Path:
     return results_dir() / "runs"
 
 
+def teaching_runs_dir() -> Path:
+    """Where the teaching notebooks' short runs go: ``results/teaching``.
+
+    Kept apart from ``results/runs`` so the tables notebooks, which list every run there, never
+    pick up a 2-epoch teaching run."""
+    return results_dir() / "teaching"
+
+
 def tables_dir() -> Path:
     return results_dir() / "tables"
 

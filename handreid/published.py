@@ -1,6 +1,6 @@
 """Numbers published in the two papers, transcribed as literal data.
 
-Sources (``/work/shared/papers``, DESIGN "papers/"):
+Sources (the two papers, docs/DESIGN.md §4):
 
 - GPA-Net (IPTA 2022): Tables 1-4 (rank-1 and mAP in %).
 - LAGA-Net: Tables I-II (dataset statistics), III-V (rank-1 and mAP in %).
@@ -9,7 +9,7 @@ Every cell is ``(rank1, mAP)``; ``None`` where the paper prints "-". The values 
 typed in exactly as printed (Table IV mixes one and two decimals). :data:`TEXT_CLAIMS`
 holds the differences the papers' texts state, which ``tests/test_experiments.py``
 checks against the tables, so a transcription slip in either shows up.
-:mod:`handreid.experiments` builds the registry of tables and figures from these.
+:mod:`handreid.repro.experiments` builds the registry of tables and figures from these.
 """
 
 from __future__ import annotations
@@ -17,12 +17,8 @@ from __future__ import annotations
 METHOD_LABELS = {"gpanet": "GPA-Net", "resnet50": "ResNet50", "vgg19bn": "VGG19-bn",
                  "laganet": "LAGA-Net", "mbanet": "MBA-Net"}
 
-DATASET_LABELS = {"11k-dr": "D-r of 11k", "11k-dl": "D-l of 11k", "11k-pr": "P-r of 11k",
-                  "11k-pl": "P-l of 11k", "hd": "HD", "market1501": "Market-1501",
-                  "dukemtmc": "DukeMTMC", "cuhk03-l": "CUHK03 (L)", "msmt17": "MSMT17"}
-
-HAND_COLUMNS = ("11k-dr", "11k-dl", "11k-pr", "11k-pl", "hd")
-BODY_COLUMNS = ("market1501", "dukemtmc", "cuhk03-l", "msmt17")
+# Dataset names, labels as printed and the hand/body columns of the tables live in the dataset
+# table, handreid.data.datasets (label_of, hand_datasets, body_datasets).
 
 # ----------------------------------------------------------------------------- GPA-Net
 # Table 1: same-domain performance (rank-1, mAP).
@@ -155,19 +151,3 @@ TEXT_VALUES = [
     ("LAGA_TABLE3", "+cam", "market1501", (95.12, 86.91)),
     ("LAGA_TABLE3", "+sam", "market1501", (96.18, 88.76)),
 ]
-
-# The options of the published configuration of each method (GPA-Net: hp=3, vp=1, §3.2).
-PAPER_OPTIONS = {"gpanet": {"hp": 3, "vp": 1}}
-
-
-def published(method: str, dataset: str, options: dict | None = None,
-              table: dict = GPA_TABLE1) -> dict[str, float] | None:
-    """Published {"rank1", "mAP"} of ``method`` on ``dataset`` in GPA-Net Table 1 (or ``table``).
-
-    ``options`` other than the published configuration's (or the defaults, ``{}``) have none.
-    For every other table use :mod:`handreid.experiments` (``get(key).published``).
-    """
-    if options and options != PAPER_OPTIONS.get(method, {}):
-        return None
-    cell = table.get(method, {}).get(dataset)
-    return None if cell is None else {"rank1": cell[0], "mAP": cell[1]}

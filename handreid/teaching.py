@@ -13,9 +13,10 @@ LAGA-Net attention
     :func:`plot_reindexing` (Eq. 4-5), :class:`AbsolutePositionSAM` (the control of the translation
     experiment), :func:`toy_feature_map`, :func:`translation_error`, :func:`shuffle_error`,
     :func:`position_encoding_experiment`, :func:`plot_translation`, :func:`attention_gammas`, :func:`capture_attention`,
-    :func:`plot_spatial_attention`, :func:`plot_channel_attention`.
+    :func:`plot_spatial_attention`, :func:`plot_channel_attention`, :func:`cam_energy_comparison`
+    (Eq. 1 against the authors' code).
 Misc
-    :func:`read_image`, :func:`runs_dir` (teaching runs are kept apart from ``results/runs`` so the
+    :func:`read_image`, :func:`handreid.paths.teaching_runs_dir` (teaching runs are kept apart from ``results/runs`` so the
     report notebooks never tabulate them).
 
 Every figure function returns the ``matplotlib`` figure (``fig.axes`` as documented).
@@ -33,13 +34,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .models.attention import SpatialAttentionRPE, reindex_matrix, relative_index
-from .paths import results_dir
+from .models.attention import CAM_ENERGIES, SpatialAttentionRPE, channel_attention, reindex_matrix, relative_index
 
 __all__ = [
     "AbsolutePositionSAM",
     "attention_gammas",
     "batch_hard_reference",
+    "cam_energy_comparison",
     "capture_attention",
     "descriptor_table",
     "part_features",
@@ -52,7 +53,6 @@ __all__ = [
     "plot_translation",
     "position_encoding_experiment",
     "read_image",
-    "runs_dir",
     "shuffle_error",
     "smoothed_targets",
     "toy_feature_map",
@@ -62,14 +62,6 @@ __all__ = [
 
 PART_COLOURS = ("tab:red", "tab:blue", "tab:green", "tab:orange", "tab:purple", "tab:brown",
                 "tab:pink", "tab:olive", "tab:cyan", "gold", "navy", "lime")
-
-
-def runs_dir() -> Path:
-    """Where the teaching notebooks' short runs go: ``results/teaching`` (``HANDREID_OUTPUT`` honoured).
-
-    Kept apart from ``results/runs`` so the tables notebooks, which list every run there, never
-    pick up a 2-epoch teaching run."""
-    return results_dir() / "teaching"
 
 
 def read_image(path: str | Path, size: tuple[int, int] | None = None) -> np.ndarray:
@@ -568,3 +560,19 @@ def plot_channel_attention(attentions: Mapping[str, Tensor], n: int | None = Non
         fig.colorbar(im, ax=ax, fraction=0.046)
     fig.tight_layout()
     return fig
+
+
+@torch.no_grad()
+def cam_energy_comparison(x: Tensor) -> tuple[dict[str, Tensor], pd.DataFrame]:
+    """CAM's ``A_c`` on features x (B, C, H, W) with the paper's energy (Eq. 1, softmax(K Q^T)) and the
+    authors' code's (softmax(max - K Q^T)): ``({"paper": A, "authors": A}`` of the first image,
+    one row per energy of means over images and channels: the weight a channel gives itself, the
+    largest weight of a row, and the channels a row mixes (1 / sum_c' A[c, c']^2: 1 = one-hot, C = uniform))."""
+    maps, rows = {}, {}
+    for energy in CAM_ENERGIES:
+        a = channel_attention(x, energy)
+        maps[energy] = a[0]
+        rows[energy] = {"weight on itself": float(a.diagonal(dim1=1, dim2=2).mean()),
+                        "largest weight": float(a.amax(-1).mean()),
+                        "channels mixed": float((1.0 / (a * a).sum(-1)).mean())}
+    return maps, pd.DataFrame(rows).T

@@ -46,7 +46,15 @@ def test_fit_writes_a_complete_record_and_resumes_exactly(data_root, tmp_path, c
     for key in ("rank1", "mAP", "mINP"):
         vals = [r[key] for r in m["per_repeat"]]
         assert m["summary"][f"{key}_mean"] == pytest.approx(sum(vals) / len(vals))
-    assert json.loads((straight.run_dir / "config.json").read_text())["run_id"] == straight.run_id
+    header = json.loads((straight.run_dir / "config.json").read_text())
+    assert header["run_id"] == straight.run_id
+    # Provenance: the machine, and the exact decoded training images (32 px, the recipe's train size).
+    assert header["machine"]["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert header["machine"]["threads"] == header["cpu_threads"] == torch.get_num_threads()
+    from handreid.data.cache import ImageCache
+    from handreid.engine.provenance import image_fingerprint
+    cached = ImageCache(split.image_paths(split.train), (32, 32)).array
+    assert header["images_sha"] == image_fingerprint(cached)
 
     # Interrupted after one epoch, then resumed: the same weights and metrics as straight through.
     cfg_b = _cfg(data_root, tmp_path / "b")

@@ -6,9 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from handreid import experiments as ex
+from handreid.engine.recipes import RECIPES
+from handreid.repro import cost
+from handreid.repro import experiments as ex
+from handreid.repro import plan as pl
 from handreid import published as pub
 from handreid.data import DATASETS
+from handreid.data.datasets import body_datasets, hand_datasets
 from handreid.engine import make_config
 from handreid.models import available_models, model_options
 
@@ -46,7 +50,7 @@ def test_gpa_net_tables_match_the_paper_text():
     lines = _paper_lines("gpa-net-ipta2022.txt")
     labels = {"vgg19bn": "VGG19-bn", "resnet50": "ResNet50", "gpanet": "GPA-Net (ours)"}
     for m, label in labels.items():
-        t1 = [x for d in pub.HAND_COLUMNS for x in pub.GPA_TABLE1[m][d]]
+        t1 = [x for d in hand_datasets() for x in pub.GPA_TABLE1[m][d]]
         assert _printed(lines, label, t1), (1, m)
         t2 = [x for pair in (("11k-dr", "hd"), ("hd", "11k-dr")) for x in pub.GPA_TABLE2[m][pair]]
         assert _printed(lines, label, t2), (2, m)
@@ -59,18 +63,18 @@ def test_gpa_net_tables_match_the_paper_text():
 def test_laga_net_tables_match_the_paper_text():
     lines = _paper_lines("laga-net.txt")
     for subset in ("train", "query", "gallery"):
-        assert _printed(lines, subset.capitalize(), [x for d in pub.BODY_COLUMNS for x in pub.LAGA_TABLE1[d][subset]])
-        assert _printed(lines, subset.capitalize(), [x for d in pub.HAND_COLUMNS for x in pub.LAGA_TABLE2[d][subset]])
+        assert _printed(lines, subset.capitalize(), [x for d in body_datasets() for x in pub.LAGA_TABLE1[d][subset]])
+        assert _printed(lines, subset.capitalize(), [x for d in hand_datasets() for x in pub.LAGA_TABLE2[d][subset]])
     for row, label in (("global", "Global"), ("+local", "+ Local"), ("+cam", "+ CAM"), ("+sam", "+ SAM-RPE")):
         assert _printed(lines, label, [x for d in ("market1501", "11k-pr") for x in pub.LAGA_TABLE3[row][d]]), row
     printed = {"LAGA-Net": "LAGA-Net (Ours)", "BagTricks": "BagTicks"}  # the paper's spelling (a typo)
     for row, cells in pub.LAGA_TABLE4.items():
         label = printed.get(row, row)
-        vals = [x for d in pub.BODY_COLUMNS for x in (cells[d] or (None, None))]
+        vals = [x for d in body_datasets() for x in (cells[d] or (None, None))]
         assert _printed(lines, label, vals), row
     for row, cells in pub.LAGA_TABLE5.items():
         label = "LAGA-Net (Ours)" if row == "LAGA-Net" else row
-        assert _printed(lines, label, [x for d in pub.HAND_COLUMNS for x in cells[d]]), row
+        assert _printed(lines, label, [x for d in hand_datasets() for x in cells[d]]), row
 
 
 def test_the_same_configuration_has_the_same_published_number_in_every_table():
@@ -78,7 +82,7 @@ def test_the_same_configuration_has_the_same_published_number_in_every_table():
     assert _cell("gpa-table3", "hp=3", "vp=1") == gpa_pr == _cell("gpa-table4", "gpanet", "11k-pr")
     assert _cell("gpa-table3", "hp=1", "vp=1") == _cell("gpa-table4", "global", "11k-pr")
     assert gpa_pr == {"rank1": 95.83, "mAP": 96.31}
-    for d in pub.HAND_COLUMNS:  # LAGA-Net Table V quotes GPA-Net Table 1
+    for d in hand_datasets():  # LAGA-Net Table V quotes GPA-Net Table 1
         assert _cell("laga-table5", "GPA-Net", d) == _cell("gpa-table1", "gpanet", d)
     assert _cell("laga-table3", "+sam", "market1501") == _cell("laga-table4", "LAGA-Net", "market1501")
     assert _cell("laga-table3", "+sam", "11k-pr") == _cell("laga-table5", "LAGA-Net", "11k-pr")
@@ -121,12 +125,12 @@ def test_every_experiment_is_well_formed(key):
         assert col.train in DATASETS and (col.test is None or col.test in DATASETS)
     for row in exp.rows:
         if row.reproduced:
-            assert row.method in available_models() and row.recipe in ("gpa", "laga")
+            assert row.method in available_models() and row.recipe in RECIPES
             for col in exp.columns:
                 opts = exp.cell_options(row, col)
                 assert set(opts) <= set(model_options(row.method)), (row, opts)
                 for profile in ("demo", "paper"):
-                    for _, p in ex.cell_runs(exp, row, col, profile):
+                    for _, p in pl.cell_runs(exp, row, col, profile):
                         make_config(**p, data_root="/data" if profile == "paper" else None)
         elif exp.kind != "stats":
             assert row.note  # published only, and says so
@@ -134,7 +138,7 @@ def test_every_experiment_is_well_formed(key):
         exp.row(r), exp.column(c)
         assert set(cell) <= set(exp.metrics)
     if exp.kind in ("table", "stats"):  # every cell of a published table has its number (or the paper's "-")
-        assert set(exp.published) == {(r.key, c.key) for r in exp.rows for c in exp.columns}
+        assert set(exp.published) == {(r.key, c.key) for r in exp.rows for c in exp.columns if not r.extra}
 
 
 def test_select_by_key_pattern_and_list():
@@ -153,7 +157,7 @@ def _ids(plan):
 
 
 def test_runs_shared_by_several_tables_are_planned_once():
-    plan = ex.plan(["gpa-table1", "gpa-table3", "gpa-table4"])
+    plan = pl.plan(["gpa-table1", "gpa-table3", "gpa-table4"])
     assert len(_ids(plan)) == len(set(_ids(plan))) == 15 + 11 + 1
     shared = [r for r in plan.runs if r.params["dataset"] == "11k-pr" and r.params["method"] == "gpanet"
               and r.params["method_options"] == {"hp": 3, "vp": 1}]
@@ -164,33 +168,35 @@ def test_runs_shared_by_several_tables_are_planned_once():
     assert len(glob) == 1 and {n.split(":")[0] for n in glob[0].needed_by} == {"gpa-table3", "gpa-table4"}
 
 
-def test_the_whole_registry_needs_47_trainings():
-    plan = ex.plan("all", profile="paper")
-    assert len(plan.runs) == 47
-    by_recipe = {r: sum(p.params["recipe"] == r for p in plan.runs) for r in ("gpa", "laga")}
-    assert by_recipe == {"gpa": 27, "laga": 20}
+def test_the_whole_registry_needs_70_trainings():
+    plan = pl.plan("all", profile="paper")
+    assert len(plan.runs) == 70
+    by_recipe = {r: sum(p.params["recipe"] == r for p in plan.runs) for r in RECIPES}
+    # 47 of GPA-Net's and LAGA-Net's own tables, + MBA-Net with its own recipe on the 5 hand datasets,
+    # + RGA-Net and ABD-Net with LAGA-Net's recipe on them (Table V), + both with their own on the 4 body sets (Table IV)
+    assert by_recipe == {"gpa": 27, "laga": 20 + 10, "mba": 5, "rga": 4, "abd": 4}
     t1 = {rid for r in ex.get("gpa-table1").rows for c in ex.get("gpa-table1").columns
-          for rid, _ in ex.cell_runs(ex.get("gpa-table1"), r, c, "paper")}
+          for rid, _ in pl.cell_runs(ex.get("gpa-table1"), r, c, "paper")}
     t5 = ex.get("laga-table5")
-    gpa_in_t5 = {rid for c in t5.columns for rid, _ in ex.cell_runs(t5, t5.row("GPA-Net"), c, "paper")}
+    gpa_in_t5 = {rid for c in t5.columns for rid, _ in pl.cell_runs(t5, t5.row("GPA-Net"), c, "paper")}
     assert gpa_in_t5 <= t1
     t3, t4 = ex.get("laga-table3"), ex.get("laga-table4")
-    assert ex.cell_runs(t3, t3.row("+sam"), t3.column("market1501"), "paper") == \
-        ex.cell_runs(t4, t4.row("LAGA-Net"), t4.column("market1501"), "paper")
+    assert pl.cell_runs(t3, t3.row("+sam"), t3.column("market1501"), "paper") == \
+        pl.cell_runs(t4, t4.row("LAGA-Net"), t4.column("market1501"), "paper")
 
 
 def test_cross_domain_cells_reuse_same_domain_runs():
-    t1 = set(_ids(ex.plan("gpa-table1")))
-    plan = ex.plan("gpa-table2")
+    t1 = set(_ids(pl.plan("gpa-table1")))
+    plan = pl.plan("gpa-table2")
     assert set(_ids(plan)) <= t1 and len(plan.runs) == 6
     cross = sorted((e.params["dataset"], e.dataset) for e in plan.evals)
     assert cross == [("11k-dr", "hd")] * 3 + [("hd", "11k-dr")] * 3
     assert all(e.kind == "cross" and e.run_id in t1 for e in plan.evals)
-    assert str(plan.evals[0].path("/r")).endswith(f"{plan.evals[0].run_id}/cross/{plan.evals[0].dataset}.json")
+    assert str(plan.evals[0].with_params({"out_dir": "/r"}).target).endswith(f"{plan.evals[0].run_id}/cross/{plan.evals[0].dataset}.json")
 
 
 def test_retrieval_figures_plan_lists_on_seed_zero_runs():
-    plan = ex.plan("laga-fig3,laga-fig4", seeds=2)
+    plan = pl.plan("laga-fig3,laga-fig4", seeds=2)
     assert len(plan.runs) == 2 * (2 + 4)
     assert {(e.kind, e.dataset) for e in plan.evals} == {("retrieval", d) for d in ("market1501", "11k-dr", "11k-dl", "11k-pr", "hd")}
     assert all(e.params["seed"] == 0 for e in plan.evals)
@@ -198,25 +204,25 @@ def test_retrieval_figures_plan_lists_on_seed_zero_runs():
 
 
 def test_seeds_multiply_the_trainings():
-    one, three = ex.plan("gpa-table4"), ex.plan("gpa-table4", seeds=3)
+    one, three = pl.plan("gpa-table4"), pl.plan("gpa-table4", seeds=3)
     assert len(three.runs) == 3 * len(one.runs)
     assert sorted({r.params["seed"] for r in three.runs}) == [0, 1, 2]
     with pytest.raises(ValueError):
-        ex.plan("gpa-table4", seeds=0)
+        pl.plan("gpa-table4", seeds=0)
 
 
 def test_demo_overrides_apply_to_the_demo_profile_only():
     exp = ex.get("laga-table3")
-    (_, demo), = ex.cell_runs(exp, exp.row("+sam"), exp.column("market1501"), "demo")
-    (_, paper), = ex.cell_runs(exp, exp.row("+sam"), exp.column("market1501"), "paper")
-    assert demo["epochs"] == ex.DEMO_OVERRIDES[("laga", "body")]["epochs"] and "epochs" not in paper
+    (_, demo), = pl.cell_runs(exp, exp.row("+sam"), exp.column("market1501"), "demo")
+    (_, paper), = pl.cell_runs(exp, exp.row("+sam"), exp.column("market1501"), "paper")
+    assert demo["epochs"] == pl.DEMO_OVERRIDES[("laga", "body")]["epochs"] and "epochs" not in paper
     assert demo["eval_repeats"] == paper["eval_repeats"] == 1  # body benchmarks: one fixed split
-    (_, hand), = ex.cell_runs(exp, exp.row("+sam"), exp.column("11k-pr"), "paper")
+    (_, hand), = pl.cell_runs(exp, exp.row("+sam"), exp.column("11k-pr"), "paper")
     assert hand["eval_repeats"] == 10
 
 
 def test_filters_give_the_quick_subset():
-    plan = ex.plan("gpa-table1", datasets=["11k-dr"], methods=["gpanet", "resnet50"])
+    plan = pl.plan("gpa-table1", datasets=["11k-dr"], methods=["gpanet", "resnet50"])
     assert sorted(r.params["method"] for r in plan.runs) == ["gpanet", "resnet50"]
     assert {r.params["dataset"] for r in plan.runs} == {"11k-dr"}
 
@@ -224,14 +230,14 @@ def test_filters_give_the_quick_subset():
 # ----------------------------------------------------------------------------- cost estimate
 def test_cost_estimate_follows_flops_and_data_size():
     exp = ex.get("gpa-table1")
-    (_, gpa), = ex.cell_runs(exp, exp.row("gpanet"), exp.column("11k-dr"), "paper")
-    (_, gpa_hd), = ex.cell_runs(exp, exp.row("gpanet"), exp.column("hd"), "paper")
-    c = ex.estimate_cost(gpa)
+    (_, gpa), = pl.cell_runs(exp, exp.row("gpanet"), exp.column("11k-dr"), "paper")
+    (_, gpa_hd), = pl.cell_runs(exp, exp.row("gpanet"), exp.column("hd"), "paper")
+    c = cost.estimate_cost(gpa)
     assert c["epochs"] == 60 and c["image_size"] == (384, 384) and c["train_images"] == 962 - 72
     assert 30 < c["gflops_per_image"] < 45  # ResNet50 trunk with last stride 1 at 384x384
     assert 0.2 < c["gpu_hours"] < 1.0
-    assert ex.estimate_cost(gpa_hd)["gpu_hours"] > c["gpu_hours"]  # HD has more training images
+    assert cost.estimate_cost(gpa_hd)["gpu_hours"] > c["gpu_hours"]  # HD has more training images
     t5 = ex.get("laga-table5")
-    (_, laga), = ex.cell_runs(t5, t5.row("LAGA-Net"), t5.column("11k-dr"), "paper")
-    assert ex.estimate_cost(laga)["gflops_per_image"] > c["gflops_per_image"]
-    assert ex.estimate_cost(gpa, ["hd"])["gpu_hours"] > c["gpu_hours"]  # a cross evaluation adds to it
+    (_, laga), = pl.cell_runs(t5, t5.row("LAGA-Net"), t5.column("11k-dr"), "paper")
+    assert cost.estimate_cost(laga)["gflops_per_image"] > c["gflops_per_image"]
+    assert cost.estimate_cost(gpa, ["hd"])["gpu_hours"] > c["gpu_hours"]  # a cross evaluation adds to it

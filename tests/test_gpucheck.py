@@ -177,12 +177,15 @@ def test_cpu_cache_key_is_unchanged_by_the_decoder_option(tmp_path):
     for p in paths:
         st = os.stat(p)
         h.update(f"|{os.fspath(p)}|{st.st_size}|{st.st_mtime_ns}".encode())
-    assert cache_key(paths, (24, 32)) == cache_key(paths, (24, 32), "cpu") == h.hexdigest()[:20]
-    assert cache_key(paths, (24, 32), "cuda") != h.hexdigest()[:20]
+    assert cache_key(paths, (24, 32)) == cache_key(paths, (24, 32), decoder="cpu") == h.hexdigest()[:20]
+    assert cache_key(paths, (24, 32), decoder="cuda") != h.hexdigest()[:20]
     c = ImageCache(paths, (24, 32), cache_dir=tmp_path / "c")
     assert c.decoder == "cpu" and c.key == h.hexdigest()[:20]
     assert np.array_equal(c.array, np.stack([decode_resized(p, (24, 32)) for p in paths]))
     assert "decoder" not in json.loads(c.file.with_suffix(".json").read_text())
+    (tmp_path / "c" / DECODER_RECORD).write_text('{"decoder": "cuda"}')  # GPU resizes bilinearly only:
+    assert ImageCache(paths, (24, 32), cache_dir=tmp_path / "c", resize_filter="bicubic",
+                      decoder="cuda").decoder == "cpu"
 
 
 def test_preferred_decoder_is_cuda_only_with_a_gpu_and_a_record_saying_so(tmp_path, monkeypatch):

@@ -45,6 +45,7 @@ def test_registered():
     assert model_options("laganet") == {
         "pretrained": False, "branches": ("global", "local", "cam", "sam"), "shared_layer4": False,
         "last_stride": 1, "num_stripes": 3, "reduction_dim": 1024, "dropout": 0.5,
+        "cam_energy": "paper", "sam_rpe": "axial",
     }
     assert "branches" not in model_options("mbanet")
 

@@ -148,3 +148,116 @@ def test_batch_hard_triplet_grad_finite_with_duplicates():
     loss = batch_hard_triplet(x, t)
     loss.backward()
     assert torch.isfinite(loss) and torch.isfinite(x.grad).all()
+
+
+def test_laganet_loss_is_eq8_written_out():
+    """LAGA-Net Eq. (8): sum of the smoothed CEs + beta * sum of the batch-hard triplets."""
+    from handreid.losses import LAGANetLoss
+    from handreid.models.heads import ReIDOutput
+
+    g = torch.Generator().manual_seed(3)
+    t = torch.tensor([0, 0, 1, 1, 2, 2])
+    logits = [torch.randn(6, 3, generator=g) for _ in range(3)]
+    embeds = [torch.randn(6, 8, generator=g) for _ in range(2)]
+    out = ReIDOutput(logits=logits, embeddings=embeds, features=embeds, names=["a", "b", "c"])
+    ce = sum(label_smoothed_cross_entropy(z, t, 0.1) for z in logits)
+    tri = batch_hard_triplet(embeds[0], t, 1.2) + batch_hard_triplet(embeds[1], t, 1.2)
+    terms = LAGANetLoss(beta=0.1, margin=1.2, epsilon=0.1).terms(out, t)
+    torch.testing.assert_close(terms["ce"], ce)
+    torch.testing.assert_close(terms["triplet"], tri)
+    torch.testing.assert_close(terms["total"], ce + 0.1 * tri)
+    assert LAGANetLoss(beta=0.5)(out, t).item() == pytest.approx((ce + 0.5 * tri).item())
+    no_embed = ReIDOutput(logits=logits, embeddings=[], features=[], names=["a", "b", "c"])
+    torch.testing.assert_close(LAGANetLoss()(no_embed, t), ce)
+
+
+def test_laganet_loss_average_is_abdnets_mean_over_classifiers():
+    """``average=True`` (ABD-Net's code): mean CE + beta * mean triplet; the default sums (unchanged)."""
+    from handreid.losses import LAGANetLoss
+
+    g = torch.Generator().manual_seed(5)
+    t = torch.tensor([0, 0, 1, 1, 2, 2])
+    logits = [torch.randn(6, 3, generator=g) for _ in range(3)]
+    embeds = [torch.randn(6, 8, generator=g) for _ in range(3)]
+    out = ReIDOutput(logits, embeds, embeds, ("a", "b", "c"))
+    ce = [label_smoothed_cross_entropy(z, t, 0.1) for z in logits]
+    tri = [batch_hard_triplet(e, t, 1.2) for e in embeds]
+    got = LAGANetLoss(beta=0.1, average=True)(out, t)
+    torch.testing.assert_close(got, sum(ce) / 3 + 0.1 * sum(tri) / 3)
+    assert torch.equal(LAGANetLoss()(out, t), LAGANetLoss(average=False)(out, t))
+
+
+# ---------------------------------------------------------------------------- ABD-Net O.F. / O.W.
+def _extremes_by_svd(m):
+    """Largest and smallest eigenvalue of M M^T (R x R) from the singular values of M (R x K):
+    sigma^2, and 0 for the R - K missing ones when R > K."""
+    s = torch.linalg.svdvals(m.double())
+    lo = s[-1] ** 2 if m.shape[0] <= m.shape[1] else torch.zeros((), dtype=torch.float64)
+    return s[0] ** 2, lo
+
+
+@pytest.mark.parametrize("shape", [(5, 9), (9, 5), (6, 6)])
+def test_spectral_extremes_are_squared_singular_values(shape):
+    from handreid.losses import spectral_extremes
+
+    m = torch.randn(3, *shape, generator=torch.Generator().manual_seed(6))
+    hi, lo = spectral_extremes(m)
+    for b in range(3):
+        e_hi, e_lo = _extremes_by_svd(m[b])
+        assert hi[b].item() == pytest.approx(e_hi.item(), rel=1e-5)
+        assert lo[b].item() == pytest.approx(e_lo.item(), rel=1e-4, abs=1e-5)
+
+
+@pytest.mark.parametrize("c, h, w", [(4, 3, 3), (12, 2, 2)])
+def test_orthogonal_feature_penalty_written_out(c, h, w):
+    """O.F. on one map: sum over the batch of (lambda_max - lambda_min)(M_b M_b^T), x 32 / B."""
+    from handreid.losses import orthogonal_feature_penalty
+
+    x = torch.randn(5, c, h, w, generator=torch.Generator().manual_seed(7))
+    expected = 0.0
+    for b in range(5):
+        hi, lo = _extremes_by_svd(x[b].reshape(c, h * w))
+        expected += float(hi - lo)
+    assert orthogonal_feature_penalty(x).item() == pytest.approx(expected * 32 / 5, rel=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(6, 2, 2, 2), (10, 1, 3, 1), (1, 4, 3, 3)])
+def test_orthogonal_weight_penalty_written_out(shape):
+    """O.W. on one conv weight (S, C, k, k): W = (C k k) x S, 10 (lambda_max - lambda_min)(W^T W)^2."""
+    from handreid.losses import orthogonal_weight_penalty
+
+    w = torch.randn(*shape, generator=torch.Generator().manual_seed(8))
+    got = orthogonal_weight_penalty(w).item()
+    if shape[0] == 1:
+        assert got == 0.0
+        return
+    hi, lo = _extremes_by_svd(w.reshape(shape[0], -1))   # rows S: eigenvalues of W^T W (S x S)
+    assert got == pytest.approx(10 * float(hi - lo) ** 2, rel=1e-5)
+
+
+def test_abdnet_regularizers_weights_positions_and_start_epoch():
+    from handreid.losses import ABDNetRegularizers, orthogonal_feature_penalty, orthogonal_weight_penalty
+
+    g = torch.Generator().manual_seed(9)
+    maps = {"intermediate": [torch.randn(4, 3, 4, 4, generator=g)],
+            "before": [torch.randn(4, 6, 2, 2, generator=g) for _ in range(2)],
+            "cam": [torch.randn(4, 6, 2, 2, generator=g) for _ in range(2)],
+            "pam": [torch.randn(4, 6, 2, 2, generator=g) for _ in range(2)],
+            "after": [torch.randn(4, 6, 2, 2, generator=g) for _ in range(2)]}
+    out = ReIDOutput([torch.zeros(4, 3)], [], [], ("global",), maps)
+    weights = [torch.randn(8, 2, 3, 3, generator=g, requires_grad=True), torch.randn(3, 5, 1, 1, generator=g)]
+    reg = ABDNetRegularizers(lambda: weights, of_beta=1e-3, of_start_epoch=23, ow_beta=1e-2)
+    ow = 1e-2 * sum(orthogonal_weight_penalty(w) for w in weights)
+    before = reg.terms(out, 22)
+    assert before["of"].item() == 0.0
+    torch.testing.assert_close(before["total"], ow)
+    of = 0.01 * orthogonal_feature_penalty(maps["intermediate"][0])
+    for p in ("before", "cam", "pam", "after"):
+        of = of + (orthogonal_feature_penalty(maps[p][0]) + orthogonal_feature_penalty(maps[p][1])) / 2
+    after = reg.terms(out, 23)
+    torch.testing.assert_close(after["of"], 1e-3 * of)
+    torch.testing.assert_close(reg(out, 23), 1e-3 * of + ow)
+    reg(out, 23).backward()
+    assert torch.isfinite(weights[0].grad).all() and weights[0].grad.abs().sum() > 0
+    with pytest.raises(ValueError, match=r"no feature maps for O.F. position\(s\) \['intermediate', 'before', "):
+        reg(ReIDOutput([torch.zeros(4, 3)], [], [], ("global",)), 0)

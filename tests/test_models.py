@@ -90,7 +90,7 @@ def test_model_options():
 
 
 def test_register_model_decorator():
-    from handreid.models import _REGISTRY
+    from handreid.models.registry import _REGISTRY
 
     try:
         @register_model
@@ -306,9 +306,11 @@ def test_parameter_groups_resnet50_and_vgg(vgg):
 # ---------------------------------------------------------------------------- ImageNet weights
 @pytest.fixture
 def empty_torch_home(tmp_path, monkeypatch):
-    """A fresh hub cache: TORCH_HOME points to tmp_path and any torch.hub.set_dir is undone."""
+    """A fresh hub cache: TORCH_HOME points to tmp_path and any torch.hub.set_dir is undone;
+    downloads go to a closed local port (tests/test_weights.py tests them with a local server)."""
     monkeypatch.setattr(torch.hub, "_hub_dir", None)
     monkeypatch.delenv("TORCH_HUB", raising=False)
+    monkeypatch.setenv("HANDREID_WEIGHTS_URL_BASE", "http://127.0.0.1:9/models")
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     assert torch.hub.get_dir() == os.path.join(str(tmp_path), "hub")
     return tmp_path

@@ -78,7 +78,7 @@ def test_run_id_follows_what_decides_the_result():
     ({"epochs": 0}, r"parameter epochs=0 is invalid: expected a positive integer"),
     ({"epochs": 2.5}, r"parameter epochs=2.5 is invalid"),
     ({"image_size": 8}, r"parameter image_size=\(8, 8\) is invalid: expected None, an int, or \(height, width\)"),
-    ({"recipe": "sgd"}, r"parameter recipe='sgd' is invalid: expected one of gpa, laga"),
+    ({"recipe": "sgd"}, r"parameter recipe='sgd' is invalid: expected one of gpa, laga, mba, rga, abd"),
     ({"seed": -1}, r"parameter seed=-1 is invalid: expected a non-negative integer"),
     ({"device": "gpu"}, r"parameter device='gpu' is invalid"),
     ({"pretrained": "yes"}, r"parameter pretrained='yes' is invalid"),

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import json
 import re
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import REAL_CSV
 from handreid.data import hands11k, load_split
 from handreid.data.synthetic import PARAMS_FILE, main, write_11k
 
-REAL_CSV = Path(__file__).resolve().parents[1].parent / "shared/data/11k/HandInfo.csv"
 HEADER = "id,age,gender,skinColor,accessories,nailPolish,aspectOfHand,imageName,irregularities"
 ROW = re.compile(
     r'"\d{7}",\d+,"(male|female)","(very fair|fair|medium|dark)",[01],[01],'

@@ -10,7 +10,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from handreid import teaching  # noqa: E402
+from handreid import paths, teaching  # noqa: E402
 from handreid.losses import batch_hard_triplet, label_smoothed_cross_entropy  # noqa: E402
 from handreid.models import build_model  # noqa: E402
 from handreid.models.attention import SpatialAttentionRPE, reindex_matrix  # noqa: E402
@@ -297,7 +297,7 @@ def test_plot_channel_attention_axes():
 # ---------------------------------------------------------------------------- misc
 def test_runs_dir_follows_handreid_output(tmp_path, monkeypatch):
     monkeypatch.setenv("HANDREID_OUTPUT", str(tmp_path))
-    assert teaching.runs_dir() == tmp_path / "results" / "teaching"
+    assert paths.teaching_runs_dir() == tmp_path / "results" / "teaching"
 
 
 def test_read_image(tmp_path):

@@ -1,11 +1,12 @@
-"""Data protocols as code (DESIGN §1).
+"""Data protocols as code (docs/DESIGN.md §1).
 
 >>> from handreid.data import load_split
 >>> split = load_split("11k-dr", root=DATA_ROOT, repeat=0, seed=0)  # doctest: +SKIP
 >>> split.train, split.val, split.query, split.gallery              # doctest: +SKIP
 
-``DATASETS`` maps each registered dataset name to its loader, a callable
-``loader(root, *, repeat, seed, **options) -> Split``: the four 11k aspects and
+The dataset table (:mod:`.datasets`) holds one record per dataset: name, label, kind,
+repeats, synthetic writer, loader. ``DATASETS`` maps each registered name to its loader,
+a callable ``loader(root, *, repeat, seed, **options) -> Split``: the four 11k aspects and
 HD (hand protocol, 10 repeats: :mod:`.hands11k`, :mod:`.hd`), Market-1501,
 DukeMTMC-reID, MSMT17 (:mod:`.body`) and CUHK03 (:mod:`.cuhk03`) -- the body
 benchmarks have one fixed split (``repeat=0`` only, see :func:`dataset_repeats`).
@@ -23,13 +24,14 @@ from functools import partial
 from typing import Callable
 
 from . import body, cuhk03, hands11k, hd
+from .datasets import TABLE, Dataset, register
 from .split import NUM_REPEATS, DatasetError, Split, table_ii_counts
 
 __all__ = [
     "BODY_DATASETS",
     "DATASETS",
-    "PLANNED_DATASETS",
     "NUM_REPEATS",
+    "Dataset",
     "DatasetError",
     "Split",
     "dataset_repeats",
@@ -40,28 +42,24 @@ __all__ = [
 
 Loader = Callable[..., Split]
 
-#: Registered dataset name -> loader(root, *, repeat, seed, **options) -> Split.
-DATASETS: dict[str, Loader] = {
-    **{f"11k-{code}": partial(hands11k.load, aspect=code) for code in hands11k.ASPECTS},
-    "hd": hd.load,
-    "market1501": body.load_market1501,
-    "dukemtmc": body.load_dukemtmc,
-    "cuhk03-l": cuhk03.load,  # option boxes="detected" for the detected boxes
-    "msmt17": body.load_msmt17,  # option combine_val=True adds list_val.txt to training
-}
-
-#: Names DESIGN §1 promises that have no loader yet.
-PLANNED_DATASETS: tuple[str, ...] = ()
+#: Registered dataset name -> loader(root, *, repeat, seed, **options) -> Split (from the dataset table).
+DATASETS: dict[str, Loader] = {name: d.loader for name, d in TABLE.items()}
 
 #: Datasets with a single fixed query/gallery split (LAGA-Net Table I): repeat=0 only.
-BODY_DATASETS = ("market1501", "dukemtmc", "cuhk03-l", "msmt17")
+BODY_DATASETS = tuple(name for name, d in TABLE.items() if d.kind == "body")
 
 
-def register_dataset(name: str, loader: Loader, *, replace: bool = False) -> None:
-    """Register ``loader`` under ``name`` (lower case), e.g. ``register_dataset("hd", hd.load)``."""
+def register_dataset(name: str, loader: Loader, *, replace: bool = False, label: str | None = None,
+                     kind: str = "hand", repeats: int | None = None, writer: str | None = None) -> None:
+    """Register ``loader`` under ``name`` (lower case), e.g. ``register_dataset("hd", hd.load)``.
+
+    The record of the dataset table gets ``label`` (default: the name), ``kind`` ("hand" or
+    "body"), ``repeats`` (default: 10 for hand data, 1 for bodies) and the synthetic ``writer``.
+    """
     key = name.strip().lower()
-    if key in DATASETS and not replace:
-        raise DatasetError(f"dataset name {key!r} is already registered; pass replace=True to override it.")
+    if repeats is None:
+        repeats = 1 if kind == "body" else NUM_REPEATS
+    register(Dataset(key, label or key, kind, repeats, writer, loader), replace=replace)
     DATASETS[key] = loader
 
 
@@ -73,7 +71,7 @@ def dataset_repeats(name: str) -> int:
     key = name.strip().lower() if isinstance(name, str) else None
     if key not in DATASETS:
         raise DatasetError(f"unknown dataset name {name!r}. Known names: {', '.join(sorted(DATASETS))}.")
-    return 1 if key in BODY_DATASETS else NUM_REPEATS
+    return TABLE[key].repeats
 
 
 def load_split(
@@ -92,14 +90,7 @@ def load_split(
     """
     key = name.strip().lower() if isinstance(name, str) else None
     if key not in DATASETS:
-        planned = (
-            f" {key!r} is planned (DESIGN §1) but has no loader yet."
-            if key in PLANNED_DATASETS
-            else ""
-        )
-        raise DatasetError(
-            f"unknown dataset name {name!r}.{planned} Known names: {', '.join(sorted(DATASETS))}."
-        )
+        raise DatasetError(f"unknown dataset name {name!r}. Known names: {', '.join(sorted(DATASETS))}.")
     loader = DATASETS[key]
     try:
         inspect.signature(loader).bind(root, repeat=repeat, seed=seed, **options)

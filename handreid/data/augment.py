@@ -1,4 +1,4 @@
-"""Batch augmentations on the device (DESIGN §5).
+"""Batch augmentations on the device (docs/DESIGN.md §5).
 
 The recipes' augmentations (GPA-Net §3.1, LAGA-Net §IV-B) applied to a whole
 uint8 batch at once on whatever device the model runs on. Every random draw
@@ -6,7 +6,13 @@ comes from a CPU ``torch.Generator``, so a batch is augmented identically on
 CPU and GPU and a resumed run replays the same augmentations.
 
 Colour-jitter strengths are not given in either paper; the defaults
-(brightness 0.2, contrast 0.15, saturation 0.1, no hue) are ours.
+(brightness 0.2, contrast 0.15, saturation 0.1, no hue) are ours, applied after the
+crop and flip in a fixed order. The authors' public code jitters first (0.1 / 0.1 /
+0.1, torchvision's ColorJitter: the three operations in a random order per image)
+and only then resizes and crops: ``jitter_first=True, jitter_order="random"``. The
+decode-once cache has resized already, so "first" means on the whole cached image,
+before the crop and the flip (brightness and saturation commute with the resize; the
+contrast mean of the resized image is that of the original up to resampling).
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ class Augment:
     saturation: float = 0.1
     crop: tuple[int, int] | None = None
     erasing: float = 0.0   # probability of random erasing (LAGA-Net bodies: 0.5)
+    jitter_first: bool = False    # jitter the whole image before crop and flip (the authors' code)
+    jitter_order: str = "fixed"   # "fixed": brightness, contrast, saturation; "random": per image
 
 
 def to_float(batch_uint8: np.ndarray | torch.Tensor, device: torch.device,
@@ -75,21 +83,49 @@ def _gray(x: torch.Tensor) -> torch.Tensor:
     return 0.299 * r + 0.587 * gch + 0.114 * b
 
 
+def _brightness(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+    return (x * f).clamp_(0, 1)
+
+
+def _contrast(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+    mean = _gray(x).mean(dim=(1, 2, 3), keepdim=True)
+    return (f * x + (1 - f) * mean).clamp_(0, 1)
+
+
+def _saturation(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+    return (f * x + (1 - f) * _gray(x)).clamp_(0, 1)
+
+
+JITTER_ORDERS = ("fixed", "random")
+
+
 def color_jitter(x: torch.Tensor, g: torch.Generator, brightness: float, contrast: float,
-                 saturation: float) -> torch.Tensor:
-    """Brightness, contrast and saturation factors drawn per image in [1-s, 1+s] (fixed order)."""
+                 saturation: float, order: str = "fixed") -> torch.Tensor:
+    """Brightness, contrast and saturation factors drawn per image in [1-s, 1+s].
+
+    ``order="fixed"`` applies them in that order; ``"random"`` in a random order per image, as
+    torchvision's ``ColorJitter`` (the authors' code) does. The factors are drawn first, in the same
+    sequence either way; the random order then draws one permutation per image.
+    """
+    if order not in JITTER_ORDERS:
+        raise ValueError(f"color_jitter: order must be one of {', '.join(map(repr, JITTER_ORDERS))}, got {order!r}")
     n = x.shape[0]
     view = (n, 1, 1, 1)
-    if brightness > 0:
-        f = _uniform(n, max(0.0, 1 - brightness), 1 + brightness, g).to(x).view(view)
-        x = (x * f).clamp_(0, 1)
-    if contrast > 0:
-        f = _uniform(n, max(0.0, 1 - contrast), 1 + contrast, g).to(x).view(view)
-        mean = _gray(x).mean(dim=(1, 2, 3), keepdim=True)
-        x = (f * x + (1 - f) * mean).clamp_(0, 1)
-    if saturation > 0:
-        f = _uniform(n, max(0.0, 1 - saturation), 1 + saturation, g).to(x).view(view)
-        x = (f * x + (1 - f) * _gray(x)).clamp_(0, 1)
+    ops = []
+    for op, s in ((_brightness, brightness), (_contrast, contrast), (_saturation, saturation)):
+        if s > 0:
+            ops.append((op, _uniform(n, max(0.0, 1 - s), 1 + s, g).to(x).view(view)))
+    if order == "fixed" or len(ops) < 2:
+        for op, f in ops:
+            x = op(x, f)
+        return x
+    perm = torch.stack([torch.randperm(len(ops), generator=g) for _ in range(n)]).to(x.device)  # (n, ops)
+    for step in range(len(ops)):
+        out = torch.empty_like(x)
+        for k, (op, f) in enumerate(ops):
+            mask = perm[:, step] == k
+            out[mask] = op(x[mask], f[mask])
+        x = out
     return x
 
 
@@ -116,12 +152,16 @@ def random_erasing(x: torch.Tensor, g: torch.Generator, p: float = 0.5,
 
 
 def augment_batch(x: torch.Tensor, aug: Augment, g: torch.Generator) -> torch.Tensor:
-    """Training transform: crop, flip, colour jitter, normalise, erase (float [0,1] input)."""
+    """Training transform: crop, flip, colour jitter, normalise, erase (float [0,1] input);
+    ``aug.jitter_first``: colour jitter, crop, flip, normalise, erase."""
+    if aug.jitter_first:
+        x = color_jitter(x, g, aug.brightness, aug.contrast, aug.saturation, aug.jitter_order)
     if aug.crop is not None:
         x = random_crop(x, aug.crop, g)
     if aug.flip:
         x = random_flip(x, g)
-    x = color_jitter(x, g, aug.brightness, aug.contrast, aug.saturation)
+    if not aug.jitter_first:
+        x = color_jitter(x, g, aug.brightness, aug.contrast, aug.saturation, aug.jitter_order)
     x = normalize(x)
     if aug.erasing > 0:
         x = random_erasing(x, g, aug.erasing)

@@ -1,8 +1,8 @@
-"""Body Re-Id benchmarks (LAGA-Net Table I): Market-1501, DukeMTMC-reID and MSMT17.
+"""Body Re-Id benchmarks (LAGA-Net Table I; docs/DESIGN.md §1): Market-1501, DukeMTMC-reID and MSMT17.
 
-CUHK03 (new 767/700 protocol) lives in :mod:`handreid.data.cuhk03`; the helpers
-shared by all four (:func:`body_split`, :func:`check_body_repeat`,
-:func:`table_i_counts`) live here.
+CUHK03 (new 767/700 protocol) lives in :mod:`handreid.data.cuhk03`; :func:`body_split`,
+shared by all four, lives here (the Table I counts in :mod:`handreid.data.overview`,
+the repeat check in :mod:`handreid.data.split`). docs/DESIGN.md §1.
 
 Common rules, as in torchreid and the papers that report Table I:
 
@@ -63,59 +63,50 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import pandas as pd
 
-from .split import DatasetError, Split, _is_int, check_seed, preview, table_ii_counts
+from ._common import check_root, expected_layout, fill_hint, list_images, preview
+from .split import DatasetError, Split, check_body_repeat, check_seed, finish_subset
 
 __all__ = [
-    "BODY_COLUMNS",
+    "BASE_COLUMNS",
+    "BBOX_SUBDIRS",
+    "DUKE_DIRNAMES",
+    "MARKET_DIRNAMES",
     "MSMT17_TEST_PID_OFFSET",
+    "MSMT_DIRNAMES",
+    "MSMT_LISTS",
     "body_split",
     "check_body_repeat",
     "load_dukemtmc",
     "load_market1501",
     "load_msmt17",
     "subset_columns",
-    "table_i_counts",
 ]
 
-#: Columns of a body subset (``label`` only in train and val).
-BODY_COLUMNS = ("path", "pid", "camid")
+#: Columns of every body subset (``label`` added in train and val).
+BASE_COLUMNS = ("path", "pid", "camid")
 
 #: MSMT17 test pid = this + the pid of list_query/list_gallery.
 MSMT17_TEST_PID_OFFSET = 10_000
 
-_SYSTEM_FILES = {"thumbs.db", "desktop.ini", "ehthumbs.db"}
+#: Market-1501 and DukeMTMC-reID: the train, query and gallery folders.
+BBOX_SUBDIRS = ("bounding_box_train", "query", "bounding_box_test")
 
 
 def subset_columns(subset: str) -> list[str]:
     """Column order of a body subset DataFrame: path, pid, camid (+ label for train and val)."""
-    return list(BODY_COLUMNS) + (["label"] if subset in ("train", "val") else [])
-
-
-def _is_system_file(name: str) -> bool:
-    return name.startswith(".") or name.lower() in _SYSTEM_FILES
+    return list(BASE_COLUMNS) + (["label"] if subset in ("train", "val") else [])
 
 
 # ---------------------------------------------------------------------------
 # shared helpers
 
 
-def check_body_repeat(repeat: Any, name: str) -> int:
-    """Return 0, or raise :class:`DatasetError`: body benchmarks have a single fixed split."""
-    if not _is_int(repeat) or repeat != 0:
-        raise DatasetError(
-            f"repeat={repeat!r} is invalid for {name!r}: the body protocols have a single fixed "
-            "query/gallery split, so only repeat=0 exists (the 10 Monte-Carlo draws belong to the "
-            "hand protocol of 11k and HD)."
-        )
-    return 0
-
-
 def _finish(df: pd.DataFrame, subset: str) -> pd.DataFrame:
-    out = df.sort_values(["pid", "path"], kind="mergesort")[subset_columns(subset)].reset_index(drop=True)
+    out = finish_subset(df, subset_columns(subset))
     for c in out.columns:
         if c != "path":
             out[c] = out[c].astype("int64")
@@ -152,27 +143,10 @@ def body_split(
     )
 
 
-def table_i_counts(split: Split) -> dict[str, int]:
-    """The LAGA-Net Table I row values of a body split: ids, images and cameras per subset.
-
-    Keys of :func:`handreid.data.split.table_ii_counts` (ids and images; distractor
-    pid 0 counts as one gallery identity, as in Table I) plus ``train_cameras``,
-    ``query_cameras`` and ``gallery_cameras``.
-    """
-    out = table_ii_counts(split)
-    train = pd.concat([split.train, split.val])
-    for subset, df in (("train", train), ("query", split.query), ("gallery", split.gallery)):
-        out[f"{subset}_cameras"] = int(df["camid"].nunique())
-    return out
-
-
 def _find_base(root: Path, candidates: Sequence[str], required: Sequence[str], what: str, tree: str, hint: str) -> Path:
     """The first candidate folder under ``root`` that holds every ``required`` entry."""
-    expected = "Expected layout:\n" + tree.format(root=root) + "\n"
-    if not root.exists():
-        raise DatasetError(f"data root {root} does not exist; expected a directory holding {what}. {expected}{hint}")
-    if not root.is_dir():
-        raise DatasetError(f"data root {root} is not a directory; expected a directory holding {what}. {hint}")
+    expected = expected_layout(tree, root)
+    check_root(root, what, hint, expected)
     found = [root / c for c in candidates if (root / c).is_dir()]
     for base in found:
         if all((base / r).exists() for r in required):
@@ -186,27 +160,6 @@ def _find_base(root: Path, candidates: Sequence[str], required: Sequence[str], w
         )
     names = ", ".join(f"{c}/" for c in candidates)
     raise DatasetError(f"{what} not found under {root}: none of {names} exists. {expected}{hint}")
-
-
-def _list_images(folder: Path, pattern: re.Pattern, example: str, hint: str) -> list[tuple[str, re.Match]]:
-    """(file name, match) of every image in ``folder``; any other entry is an error."""
-    good, bad = [], []
-    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
-        if _is_system_file(entry.name):
-            continue
-        m = pattern.fullmatch(entry.name)
-        if m is None or not entry.is_file():
-            bad.append(entry.name + ("/" if entry.is_dir() else ""))
-        else:
-            good.append((entry.name, m))
-    if bad:
-        shown = preview(map(repr, bad))
-        raise DatasetError(
-            f"{folder}: {len(bad)} entr{'y does' if len(bad) == 1 else 'ies do'} not match the file name "
-            f"pattern of this dataset (e.g. {example}): {shown}. Remove or rename them; the dataset as it "
-            f"ships has only such images. {hint}"
-        )
-    return good
 
 
 def _parse_folder(
@@ -224,7 +177,7 @@ def _parse_folder(
     folder = base / sub
     rel = folder.relative_to(root).as_posix()
     rows, bad = [], []
-    for name, m in _list_images(folder, pattern, example, hint):
+    for name, m in list_images(folder, pattern, f"the file name pattern of this dataset (e.g. {example})", hint):
         pid, cam = int(m.group("pid")), int(m.group("cam"))
         if not (1 <= cam <= num_cams) or not pid_ok(pid):
             bad.append(name)
@@ -262,8 +215,8 @@ def load_market1501(root: str | os.PathLike, repeat: int = 0, seed: int = 0) -> 
     repeat = check_body_repeat(repeat, "market1501")
     seed = check_seed(seed)
     root = Path(root).expanduser()
-    hint = MARKET_HINT.format(root=str(root))
-    subs = ("bounding_box_train", "query", "bounding_box_test")
+    hint = fill_hint(MARKET_HINT, root)
+    subs = BBOX_SUBDIRS
     base = _find_base(root, MARKET_DIRNAMES, subs, "Market-1501", _MARKET_TREE, hint)
     args = dict(pattern=_MARKET_NAME, example="0002_c1s1_000451_03.jpg", num_cams=6, hint=hint,
                 pid_ok=lambda p: -1 <= p <= 1501, pid_rule="-1..1501")
@@ -313,8 +266,8 @@ def load_dukemtmc(root: str | os.PathLike, repeat: int = 0, seed: int = 0) -> Sp
     repeat = check_body_repeat(repeat, "dukemtmc")
     seed = check_seed(seed)
     root = Path(root).expanduser()
-    hint = DUKE_HINT.format(root=str(root))
-    subs = ("bounding_box_train", "query", "bounding_box_test")
+    hint = fill_hint(DUKE_HINT, root)
+    subs = BBOX_SUBDIRS
     base = _find_base(root, DUKE_DIRNAMES, subs, "DukeMTMC-reID", _DUKE_TREE, hint)
     args = dict(pattern=_DUKE_NAME, example="0001_c2_f0046182.jpg", num_cams=8, hint=hint,
                 pid_ok=lambda p: p >= 1, pid_rule="1 or more (Duke has no junk or 0 pids)")
@@ -410,7 +363,7 @@ def load_msmt17(root: str | os.PathLike, repeat: int = 0, seed: int = 0, *, comb
     if not isinstance(combine_val, bool):
         raise DatasetError(f"combine_val={combine_val!r} is invalid: expected True or False.")
     root = Path(root).expanduser()
-    hint = MSMT_HINT.format(root=str(root))
+    hint = fill_hint(MSMT_HINT, root)
     required = ("train", "test", *(v[0] for v in MSMT_LISTS.values()))
     base = _find_base(root, MSMT_DIRNAMES, required, "MSMT17", _MSMT_TREE, hint)
     frames = {s: _read_msmt_list(base, root, lst, d, hint) for s, (lst, d) in MSMT_LISTS.items()}

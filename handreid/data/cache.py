@@ -1,16 +1,20 @@
-"""Decode-once image cache (DESIGN §5).
+"""Decode-once image cache (docs/DESIGN.md §5).
 
 Every image of a split is decoded and resized once per working resolution
 into one uint8 array of shape (N, H, W, 3), saved as ``.npy`` and memory-mapped
 afterwards, so training and evaluation never wait on JPEG decoding. The cache
 key covers the resolution and every source file's path, size and
 modification time: touching, replacing or adding an image builds a new cache.
+The resize filter is bilinear (antialiased) unless asked otherwise (``resize_filter="bicubic"``:
+the authors' public code); a non-default filter is part of the key, so the default
+cache files keep their names and content.
 
 Decoders: PIL on CPU threads (the default, and what every committed result used), or
-``torchvision.io.decode_jpeg`` on the GPU (nvJPEG) with an antialiased bilinear resize
-there. The GPU decoder is used only when CUDA is available and ``python -m handreid.gpucheck``
-measured it no slower on this machine (it records that in ``<cache dir>/decoder.json``); its
-caches have their own key, since its pixels may differ from PIL's by a level or two.
+``torchvision.io.decode_jpeg`` on the GPU (nvJPEG) with an antialiased bilinear resize there
+(bilinear only: another filter always decodes with PIL). The GPU decoder is used only when
+CUDA is available and ``python -m handreid.gpucheck`` measured it no slower on this machine
+(it records that in ``<cache dir>/decoder.json``); its caches have their own key, since its
+pixels may differ from PIL's by a level or two.
 """
 
 from __future__ import annotations
@@ -32,14 +36,26 @@ class ImageDecodeError(RuntimeError):
     """An image of a dataset could not be read or decoded."""
 
 
-def decode_resized(path: Path, size: tuple[int, int]) -> np.ndarray:
-    """Decode one image to RGB and resize it to ``size = (H, W)`` (bilinear, antialiased)."""
+RESIZE_FILTERS = {"bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC}
+
+
+def _resample(resize_filter: str) -> int:
+    if resize_filter not in RESIZE_FILTERS:
+        raise ValueError(f"resize_filter must be one of {', '.join(map(repr, RESIZE_FILTERS))}, "
+                         f"got {resize_filter!r}")
+    return RESIZE_FILTERS[resize_filter]
+
+
+def decode_resized(path: Path, size: tuple[int, int], resize_filter: str = "bilinear") -> np.ndarray:
+    """Decode one image to RGB and resize it to ``size = (H, W)`` (PIL, antialiased; ``resize_filter``
+    "bilinear" or "bicubic")."""
     h, w = size
+    resample = _resample(resize_filter)
     try:
         with Image.open(path) as im:
             im = im.convert("RGB")
             if im.size != (w, h):
-                im = im.resize((w, h), Image.BILINEAR, reducing_gap=None)
+                im = im.resize((w, h), resample, reducing_gap=None)
             return np.asarray(im, dtype=np.uint8)
     except FileNotFoundError:
         raise ImageDecodeError(
@@ -106,9 +122,14 @@ def decode_resized_torch(paths: Sequence[Path], size: tuple[int, int], device, o
         out[s:s + len(chunk)] = torch.stack(resized).cpu().numpy()
 
 
-def cache_key(paths: Sequence[Path], size: tuple[int, int], decoder: str = "cpu") -> str:
-    """Key over (resolution, each file's path, byte size and mtime; the decoder unless PIL's)."""
-    h = hashlib.sha256(f"v1|{size[0]}x{size[1]}".encode() + (b"" if decoder == "cpu" else f"|{decoder}".encode()))
+def cache_key(paths: Sequence[Path], size: tuple[int, int], resize_filter: str = "bilinear",
+              decoder: str = "cpu") -> str:
+    """Key over (resolution, resize filter unless bilinear, decoder unless PIL's, each file's path,
+    byte size and mtime)."""
+    _resample(resize_filter)
+    extra = "" if resize_filter == "bilinear" else f"|{resize_filter}"
+    extra += "" if decoder == "cpu" else f"|{decoder}"
+    h = hashlib.sha256(f"v1|{size[0]}x{size[1]}{extra}".encode())
     for p in paths:
         try:
             st = os.stat(p)
@@ -125,6 +146,7 @@ class ImageCache:
     """Pre-resized uint8 images of a list of files, memory-mapped from disk.
 
     ``cache[i]`` is an (H, W, 3) uint8 array; ``cache.index[path]`` gives ``i``.
+    ``resize_filter``: "bilinear" (default) or "bicubic".
     ``cache.built`` says whether this instance decoded the images (cold) or
     found them on disk (warm). ``decoder`` is ``"cpu"`` (PIL), ``"cuda"``
     (nvJPEG) or None: :func:`preferred_decoder` of the cache folder.
@@ -132,9 +154,10 @@ class ImageCache:
 
     def __init__(self, paths: Sequence[str | Path], size: tuple[int, int],
                  cache_dir: str | Path | None = None, workers: int | None = None,
-                 progress: bool = False, decoder: str | None = None):
+                 progress: bool = False, resize_filter: str = "bilinear", decoder: str | None = None):
         self.paths = [Path(p) for p in paths]
         self.size = (int(size[0]), int(size[1]))
+        self.resize_filter = resize_filter
         if len(set(self.paths)) != len(self.paths):
             raise ValueError("ImageCache got duplicate paths; pass each image once")
         self.index = {p: i for i, p in enumerate(self.paths)}
@@ -143,7 +166,9 @@ class ImageCache:
         if self.decoder not in DECODERS:
             raise ValueError(f"ImageCache decoder={self.decoder!r} is unknown; expected one of "
                              f"{', '.join(DECODERS)} or None (the machine's preferred one)")
-        self.key = cache_key(self.paths, self.size, self.decoder)
+        if resize_filter != "bilinear":  # the GPU path resizes bilinearly only
+            self.decoder = "cpu"
+        self.key = cache_key(self.paths, self.size, resize_filter, self.decoder)
         self.file = root / f"images-{self.size[0]}x{self.size[1]}-{self.key}.npy"
         self.built = False
         if not self.file.exists():
@@ -162,7 +187,7 @@ class ImageCache:
         workers = workers or min(8, os.cpu_count() or 1)
 
         def one(i: int) -> None:
-            out[i] = decode_resized(self.paths[i], self.size)
+            out[i] = decode_resized(self.paths[i], self.size, self.resize_filter)
 
         if self.decoder == "cuda":
             decode_resized_torch(self.paths, self.size, "cuda", out)
@@ -180,6 +205,8 @@ class ImageCache:
 
         atomic_write(self.file, save)
         meta = {"size": list(self.size), "count": n, "first": os.fspath(self.paths[0]) if n else None}
+        if self.resize_filter != "bilinear":
+            meta["resize_filter"] = self.resize_filter
         if self.decoder != "cpu":
             meta["decoder"] = self.decoder
         write_json(self.file.with_suffix(".json"), meta)

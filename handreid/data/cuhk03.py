@@ -1,4 +1,4 @@
-"""CUHK03 with the new 767/700 protocol (Zhong et al., CVPR 2017): ``cuhk03-l``.
+"""CUHK03 with the new 767/700 protocol (Zhong et al., CVPR 2017; docs/DESIGN.md §1): ``cuhk03-l``.
 
 Layout under the data root::
 
@@ -48,13 +48,16 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from .body import body_split, check_body_repeat
-from .split import DatasetError, Split, check_seed
+from ._common import check_root, expected_layout, fill_hint
+from .body import body_split
+from .split import DatasetError, Split, check_body_repeat, check_seed
 
 __all__ = [
     "BOXES",
     "CONFIG_NAME",
+    "DIRNAMES",
     "DOWNLOAD_HINT",
+    "IMAGES_DIRNAME",
     "IMAGE_NAME",
     "RAW_MAT_NAMES",
     "extract_images",
@@ -71,6 +74,8 @@ CONFIG_NAME = "cuhk03_new_protocol_config_{boxes}.mat"
 RAW_MAT_NAMES = ("cuhk-03.mat", "cuhk03_release/cuhk-03.mat")
 #: Dataset folder names under the data root.
 DIRNAMES = ("cuhk03", "CUHK03")
+#: Folder the images of one kind of boxes are extracted to, in the dataset folder.
+IMAGES_DIRNAME = "images_{boxes}"
 #: An extracted image: pair _ person _ view _ image.
 IMAGE_NAME = re.compile(r"(?P<pair>[1-9])_(?P<person>\d{3})_(?P<view>[12])_(?P<image>\d{2})\.png")
 
@@ -92,11 +97,11 @@ _KEYS = ("filelist", "labels", "camId", "train_idx", "query_idx", "gallery_idx")
 
 def download_hint(root: str | os.PathLike | None = None) -> str:
     """Where CUHK03 and its new-protocol files come from and where they go under ``root``."""
-    return DOWNLOAD_HINT.format(root=str(root) if root is not None else "<root>")
+    return fill_hint(DOWNLOAD_HINT, root)
 
 
 def _expected(root) -> str:
-    return "Expected layout:\n" + _TREE.format(root=root if root is not None else "<root>") + "\n"
+    return expected_layout(_TREE, root)
 
 
 def _check_boxes(boxes: Any) -> str:
@@ -329,10 +334,7 @@ def extract_images(
 
 
 def _base(root: Path) -> Path:
-    if not root.exists():
-        raise DatasetError(f"data root {root} does not exist; expected a directory holding cuhk03/. {_expected(root)}{download_hint(root)}")
-    if not root.is_dir():
-        raise DatasetError(f"data root {root} is not a directory; expected a directory holding cuhk03/. {download_hint(root)}")
+    check_root(root, f"{DIRNAMES[0]}/", download_hint(root), _expected(root))
     for d in DIRNAMES:
         if (root / d).is_dir():
             return root / d
@@ -355,7 +357,7 @@ def load(root: str | os.PathLike, repeat: int = 0, seed: int = 0, *, boxes: str 
             f"{', '.join(sorted(os.listdir(base))[:10]) or 'nothing'}). {_expected(root)}{hint}"
         )
     sets = read_protocol(config)
-    images = base / f"images_{boxes}"
+    images = base / IMAGES_DIRNAME.format(boxes=boxes)
     needed = [n for df in sets.values() for n in df["name"]]
     present = set(os.listdir(images)) if images.is_dir() else set()
     missing = [n for n in needed if n not in present]

@@ -1,4 +1,4 @@
-"""The 11k Hands dataset: layout parser and the hand Re-Id protocol.
+"""The 11k Hands dataset: layout parser and the hand Re-Id protocol (docs/DESIGN.md §1).
 
 Layout under the data root (the dataset as it ships)::
 
@@ -21,6 +21,9 @@ Protocol (GPA-Net §3.1, LAGA-Net §IV-A and Table II):
    sub-datasets' galleries (71 + 73 + 71 + 75 = 290 images), the other
    aspects' identities acting as distractors.
 
+Steps 3-5 for one aspect are :func:`handreid.data.split.hand_protocol` (shared with HD); the
+common gallery is this module's.
+
 "One random image" is the image with the smallest
 ``sha256(f"{seed}|{repeat}|{purpose}|{file name}")`` (see
 :func:`handreid.data.split.draw_key`; purpose ``"val"`` without repeat,
@@ -42,28 +45,26 @@ image files needed), so Table II can be checked with just ``HandInfo.csv``.
 
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from .split import (
-    NUM_REPEATS,
-    DatasetError,
-    Split,
-    check_repeat,
-    check_seed,
-    draw_one_per_identity,
-    preview,
-)
+from ._common import check_root, fill_hint, preview
+from .split import NUM_REPEATS, DatasetError, Split, check_repeat, check_seed, finish_subset, hand_protocol
 
 __all__ = [
     "ASPECTS",
     "ASPECT_NUMBER",
     "COLUMNS",
+    "DIRNAME",
     "DOWNLOAD_HINT",
+    "IMAGES_DIRNAME",
+    "IMAGES_RELDIR",
+    "IMAGE_NAME_FORMAT",
+    "META_NAME",
+    "META_RELPATH",
     "download_hint",
     "PID_STRIDE",
     "aspect_code",
@@ -105,9 +106,15 @@ _INT_COLUMNS = ("age", "accessories", "nailPolish", "irregularities")
 _FLAG_COLUMNS = ("accessories", "nailPolish", "irregularities")
 _EXTRA_COLUMNS = ("age", "gender", "skinColor", "nailPolish", "irregularities")
 
+#: Dataset folder under the data root, and the metadata file and image folder in it.
+DIRNAME = "11k"
+META_NAME = "HandInfo.csv"
+IMAGES_DIRNAME = "Hands"
 #: Relative location of the metadata and images under the data root.
-META_RELPATH = "11k/HandInfo.csv"
-IMAGES_RELDIR = "11k/Hands"
+META_RELPATH = f"{DIRNAME}/{META_NAME}"
+IMAGES_RELDIR = f"{DIRNAME}/{IMAGES_DIRNAME}"
+#: File name of the image with number ``n``: ``IMAGE_NAME_FORMAT.format(n)`` -> ``Hand_0000002.jpg``.
+IMAGE_NAME_FORMAT = "Hand_{:07d}.jpg"
 
 DOWNLOAD_HINT = (
     "Get the 11k Hands dataset from https://sites.google.com/view/11khands (Hands.zip and "
@@ -119,7 +126,7 @@ DOWNLOAD_HINT = (
 
 def download_hint(root: str | os.PathLike | None = None) -> str:
     """Where the 11k dataset comes from and how to unpack it under ``root``."""
-    return DOWNLOAD_HINT.format(root=root if root is not None else "<root>")
+    return fill_hint(DOWNLOAD_HINT, root)
 
 
 def subset_columns(subset: str) -> list[str]:
@@ -221,7 +228,7 @@ def normalize_metadata(meta: pd.DataFrame, source: str = "HandInfo metadata", ro
 def read_metadata(csv_path: str | os.PathLike) -> pd.DataFrame:
     """Read and validate ``HandInfo.csv`` (see :func:`normalize_metadata` for the result)."""
     path = Path(csv_path)
-    root = path.parent.parent if path.parent.name == "11k" else None
+    root = path.parent.parent if path.parent.name == DIRNAME else None
     if not path.is_file():
         raise DatasetError(f"11k metadata file {path} does not exist (expected HandInfo.csv). {download_hint(root)}")
     try:
@@ -259,7 +266,7 @@ def _records(meta: pd.DataFrame, code: str) -> pd.DataFrame:
 
 
 def _finish(df: pd.DataFrame, subset: str) -> pd.DataFrame:
-    return df.sort_values(["pid", "path"], kind="mergesort")[subset_columns(subset)].reset_index(drop=True)
+    return finish_subset(df, subset_columns(subset))
 
 
 def protocol(
@@ -289,27 +296,18 @@ def protocol(
     parts: dict[str, pd.DataFrame] = {}
     for c in ASPECTS:
         rec = _records(clean, c)
-        pids = sorted(rec["pid"].unique())
-        if len(pids) < 2:
+        n = rec["pid"].nunique()
+        if n < 2:
             raise DatasetError(
-                f"11k aspect {ASPECTS[c]!r} has {len(pids)} identit{'y' if len(pids) == 1 else 'ies'} "
+                f"11k aspect {ASPECTS[c]!r} has {n} identit{'y' if n == 1 else 'ies'} "
                 "after dropping images with accessories; the protocol needs at least 2 (the first half "
                 "trains, the rest tests, and the common gallery takes one image of each test identity "
                 "of all four aspects). The metadata is incomplete. " + download_hint()
             )
-        n_train = math.ceil(len(pids) / 2)
-        train_pids = pids[:n_train]
-        is_train = rec["pid"].isin(train_pids)
-        test = rec[~is_train]
-        in_gallery = draw_one_per_identity(test, seed=seed, purpose="gallery", repeat=repeat)
-        galleries.append(test[in_gallery])
+        drawn = hand_protocol(rec, repeat=repeat, seed=seed)
+        galleries.append(drawn["gallery"])
         if c == code:
-            train_all = rec[is_train].copy()
-            train_all["label"] = train_all["pid"].map({p: i for i, p in enumerate(train_pids)}).astype("int64")
-            in_val = draw_one_per_identity(train_all, seed=seed, purpose="val")
-            parts["train"] = _finish(train_all[~in_val], "train")
-            parts["val"] = _finish(train_all[in_val], "val")
-            parts["query"] = _finish(test[~in_gallery], "query")
+            parts = {s: _finish(drawn[s], s) for s in ("train", "val", "query")}
     parts["gallery"] = _finish(pd.concat(galleries), "gallery")
     return {s: parts[s] for s in ("train", "val", "query", "gallery")}
 
@@ -319,21 +317,13 @@ def protocol(
 
 
 def _check_layout(root: Path) -> tuple[Path, Path]:
-    if not root.exists():
-        raise DatasetError(
-            f"data root {root} does not exist; expected a directory holding 11k/HandInfo.csv and "
-            f"11k/Hands/. {download_hint(root)}"
-        )
-    if not root.is_dir():
-        raise DatasetError(
-            f"data root {root} is not a directory; expected a directory holding 11k/. {download_hint(root)}"
-        )
-    base = root / "11k"
+    check_root(root, f"{META_RELPATH} and {IMAGES_RELDIR}/", download_hint(root), holding_dir=f"{DIRNAME}/")
+    base = root / DIRNAME
     csv_path = root / META_RELPATH
     hands = root / IMAGES_RELDIR
     if not base.is_dir():
         raise DatasetError(
-            f"{base} does not exist: the data root {root} has no 11k/ directory; expected "
+            f"{base} does not exist: the data root {root} has no {DIRNAME}/ directory; expected "
             f"{csv_path} and {hands}/. {download_hint(root)}"
         )
     if not csv_path.is_file():

@@ -1,4 +1,4 @@
-"""The PolyU Hand Dorsal (HD) dataset: layout parser and the hand Re-Id protocol.
+"""The PolyU Hand Dorsal (HD) dataset: layout parser and the hand Re-Id protocol (docs/DESIGN.md §1).
 
 Layout under the data root (the dataset as it ships)::
 
@@ -24,6 +24,8 @@ Protocol (GPA-Net §3.1, LAGA-Net §IV-A and Table II):
 4. every image of the additional subjects (``502-712``) joins the gallery as
    distractors, with pids of their own.
 
+Steps 1-3 are :func:`handreid.data.split.hand_protocol` (shared with 11k); step 4 is this module's.
+
 Table II (train counts the validation images): train 251 ids / 2,407 images,
 query 251 / 1,992, gallery 464 / 1,593 (251 drawn + 1,342 of 213 additional
 subjects).
@@ -48,7 +50,6 @@ files), which are ignored. No image is decoded.
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from pathlib import Path
@@ -56,7 +57,8 @@ from typing import Any
 
 import pandas as pd
 
-from .split import NUM_REPEATS, DatasetError, Split, check_repeat, check_seed, draw_one_per_identity, preview
+from ._common import check_root, expected_layout, fill_hint, list_images
+from .split import NUM_REPEATS, DatasetError, Split, check_repeat, check_seed, finish_subset, hand_protocol
 
 __all__ = [
     "DOWNLOAD_HINT",
@@ -84,7 +86,6 @@ EXTRA_DIRNAME = "502-712"
 EXTRA_PID_OFFSET = 1_000_000
 
 _IMAGE_NAME = re.compile(r"(\d+)_(\d+)\.(jpe?g)", re.IGNORECASE)
-_SYSTEM_FILES = {"thumbs.db", "desktop.ini", "ehthumbs.db"}
 
 DOWNLOAD_HINT = (
     "Get the PolyU Hand Dorsal (HD) dataset from http://www4.comp.polyu.edu.hk/~csajaykr/knuckleV2.htm "
@@ -103,11 +104,11 @@ _EXPECTED_TREE = (
 
 def download_hint(root: str | os.PathLike | None = None) -> str:
     """Where the HD dataset comes from and how to unpack it under ``root``."""
-    return DOWNLOAD_HINT.format(root=str(root) if root is not None else "<root>")
+    return fill_hint(DOWNLOAD_HINT, root)
 
 
 def _expected_tree(root) -> str:
-    return "Expected layout:\n" + _EXPECTED_TREE.format(root=root if root is not None else "<root>") + "\n"
+    return expected_layout(_EXPECTED_TREE, root)
 
 
 def subset_columns(subset: str) -> list[str]:
@@ -120,18 +121,8 @@ def subset_columns(subset: str) -> list[str]:
 # layout
 
 
-def _is_system_file(name: str) -> bool:
-    return name.startswith(".") or name.lower() in _SYSTEM_FILES
-
-
 def _images_dir(root: Path) -> Path:
-    if not root.exists():
-        raise DatasetError(
-            f"data root {root} does not exist; expected a directory holding HD/. "
-            f"{_expected_tree(root)}{download_hint(root)}"
-        )
-    if not root.is_dir():
-        raise DatasetError(f"data root {root} is not a directory; expected a directory holding HD/. {download_hint(root)}")
+    check_root(root, f"{HD_DIRNAME}/", download_hint(root), _expected_tree(root))
     base = root / HD_DIRNAME
     if not base.is_dir():
         raise DatasetError(
@@ -154,23 +145,9 @@ def _scan_folder(folder: Path, rel: str, root: Path) -> pd.DataFrame:
             f"HD image folder {folder} does not exist (expected the {folder.name}/ folder of <id>_<k>.jpg "
             f"images next to the other one). {_expected_tree(root)}{download_hint(root)}"
         )
-    rows, bad = [], []
-    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
-        name = entry.name
-        if _is_system_file(name):
-            continue
-        m = _IMAGE_NAME.fullmatch(name)
-        if m is None or not entry.is_file():
-            bad.append(name + ("/" if entry.is_dir() else ""))
-            continue
-        rows.append((f"{rel}/{name}", int(m.group(1)), int(m.group(2))))
-    if bad:
-        shown = preview(map(repr, bad))
-        raise DatasetError(
-            f"{folder}: {len(bad)} entr{'y does' if len(bad) == 1 else 'ies do'} not match the HD file name "
-            f"pattern <id>_<k>.jpg (e.g. 12_3.jpg; extension .jpg/.JPG/.jpeg): {shown}. Remove or rename "
-            f"them; the dataset as it ships has only such images. {download_hint(root)}"
-        )
+    what = "the HD file name pattern <id>_<k>.jpg (e.g. 12_3.jpg; extension .jpg/.JPG/.jpeg)"
+    rows = [(f"{rel}/{name}", int(m.group(1)), int(m.group(2)))
+            for name, m in list_images(folder, _IMAGE_NAME, what, download_hint(root))]
     if not rows:
         raise DatasetError(
             f"HD image folder {folder} holds no <id>_<k>.jpg images. {_expected_tree(root)}{download_hint(root)}"
@@ -209,7 +186,7 @@ def scan(root: str | os.PathLike) -> pd.DataFrame:
 
 
 def _finish(df: pd.DataFrame, subset: str) -> pd.DataFrame:
-    return df.sort_values(["pid", "path"], kind="mergesort")[subset_columns(subset)].reset_index(drop=True)
+    return finish_subset(df, subset_columns(subset))
 
 
 def protocol(
@@ -263,19 +240,12 @@ def protocol(
             f"HD folder {EXTRA_DIRNAME}/ has no images; the protocol adds every image of the additional "
             "subjects to the gallery (Table II: 1,342 images of 213 subjects). " + download_hint()
         )
-    n_train = math.ceil(len(pids) / 2)
-    train_pids = pids[:n_train]
-    is_train = main["pid"].isin(train_pids)
-    train_all = main[is_train].copy()
-    train_all["label"] = train_all["pid"].map({p: i for i, p in enumerate(train_pids)}).astype("int64")
-    in_val = draw_one_per_identity(train_all, seed=seed, purpose="val", path_col="_key")
-    test = main[~is_train]
-    in_gallery = draw_one_per_identity(test, seed=seed, purpose="gallery", repeat=repeat, path_col="_key")
+    drawn = hand_protocol(main, repeat=repeat, seed=seed, key_col="_key")
     return {
-        "train": _finish(train_all[~in_val], "train"),
-        "val": _finish(train_all[in_val], "val"),
-        "query": _finish(test[~in_gallery], "query"),
-        "gallery": _finish(pd.concat([test[in_gallery], extra]), "gallery"),
+        "train": _finish(drawn["train"], "train"),
+        "val": _finish(drawn["val"], "val"),
+        "query": _finish(drawn["query"], "query"),
+        "gallery": _finish(pd.concat([drawn["gallery"], extra]), "gallery"),
     }
 
 

@@ -1,4 +1,10 @@
-"""LAGA-Net Tables I and II regenerated from split manifests, published counts side by side."""
+"""LAGA-Net Tables I and II counted from split manifests, the one home of those counts (docs/DESIGN.md §1).
+
+:func:`table_counts` counts one split as the papers do (train includes the validation hold-out,
+the body gallery's distractor pid 0 is one identity, cameras for the body benchmarks);
+:func:`dataset_counts` loads a dataset and returns them keyed ``(subset, metric)``, the form the
+tables use; :func:`statistics_table` puts them beside the published counts (notebook 00).
+"""
 
 from __future__ import annotations
 
@@ -8,17 +14,56 @@ from typing import Iterable
 import pandas as pd
 
 from ..published import LAGA_TABLE1, LAGA_TABLE2
-from . import BODY_DATASETS, DATASETS, DatasetError, load_split, table_ii_counts
+from .split import DatasetError, Split, table_ii_counts
 
-SUBSETS = ("train", "query", "gallery")
+__all__ = ["TABLE_SUBSETS", "dataset_counts", "plot_samples", "split_statistics", "statistics_table",
+           "table_counts", "table_i_counts", "table_ii_counts"]
 
-def split_statistics(split) -> dict[str, dict[str, int]]:
+#: The subsets Tables I and II have rows for (validation images count as training images).
+TABLE_SUBSETS = ("train", "query", "gallery")
+
+
+def table_counts(split: Split, cameras: bool | None = None) -> dict[str, int]:
+    """The Table I/II row values of ``split``: ``<subset>_ids``, ``<subset>_images`` for the three
+    :data:`TABLE_SUBSETS` (see :func:`handreid.data.split.table_ii_counts`) and, with ``cameras``
+    (default: for splits with the body camera rule), ``<subset>_cameras``."""
+    out = table_ii_counts(split)
+    if split.camera_rule if cameras is None else cameras:
+        train = pd.concat([split.train, split.val])
+        for subset, df in (("train", train), ("query", split.query), ("gallery", split.gallery)):
+            out[f"{subset}_cameras"] = int(df["camid"].nunique())
+    return out
+
+
+def table_i_counts(split: Split) -> dict[str, int]:
+    """The LAGA-Net Table I row values of a body split: ids, images and cameras per subset.
+
+    Keys of :func:`handreid.data.split.table_ii_counts` (ids and images; distractor
+    pid 0 counts as one gallery identity, as in Table I) plus ``train_cameras``,
+    ``query_cameras`` and ``gallery_cameras``.
+    """
+    return table_counts(split, cameras=True)
+
+
+def dataset_counts(dataset: str, root: str | Path, repeat: int = 0, seed: int = 0) -> dict[tuple[str, str], int] | None:
+    """(subset, "ids"/"images"/"cameras") -> count of ``dataset``'s split under ``root``, None when it
+    cannot be loaded there (absent or incomplete data). Cameras for the body datasets only."""
+    from . import load_split
+    from .datasets import kind_of
+
+    try:
+        split = load_split(dataset, root=root, repeat=repeat, seed=seed)
+    except Exception:  # noqa: BLE001 - absent or incomplete data: shown as missing
+        return None
+    c = table_counts(split, cameras=kind_of(dataset) == "body")
+    return {(s, m): int(c[f"{s}_{m}"]) for s in TABLE_SUBSETS for m in ("ids", "images", "cameras")
+            if f"{s}_{m}" in c}
+
+
+def split_statistics(split: Split) -> dict[str, dict[str, int]]:
     """{subset: {"ids", "images", "cameras"}} of a split, counted as the papers count them."""
-    c = table_ii_counts(split)
-    train = pd.concat([split.train, split.val])
-    frames = {"train": train, "query": split.query, "gallery": split.gallery}
-    return {s: {"ids": c[f"{s}_ids"], "images": c[f"{s}_images"],
-                "cameras": int(frames[s]["camid"].nunique())} for s in SUBSETS}
+    c = table_counts(split, cameras=True)
+    return {s: {m: c[f"{s}_{m}"] for m in ("ids", "images", "cameras")} for s in TABLE_SUBSETS}
 
 
 def statistics_table(root: str | Path, names: Iterable[str] | None = None, seed: int = 0,
@@ -27,6 +72,9 @@ def statistics_table(root: str | Path, names: Iterable[str] | None = None, seed:
 
     Datasets that cannot be loaded under ``root`` are listed with ``status`` = the reason.
     """
+    from . import DATASETS, load_split
+    from .datasets import body_datasets
+
     rows = []
     for name in names or DATASETS:
         published = LAGA_TABLE1.get(name) or LAGA_TABLE2.get(name)
@@ -35,11 +83,11 @@ def statistics_table(root: str | Path, names: Iterable[str] | None = None, seed:
             status = "ok"
         except DatasetError as e:
             stats, status = None, f"not loaded: {str(e).splitlines()[0]}"
-        for subset in SUBSETS:
+        for subset in TABLE_SUBSETS:
             row = {"dataset": name, "subset": subset}
             pub = published[subset] if published else None
             for i, key in enumerate(("ids", "images", "cameras")):
-                if key == "cameras" and name not in BODY_DATASETS:
+                if key == "cameras" and name not in body_datasets():
                     continue
                 row[key] = stats[subset][key] if stats else None
                 row[f"{key} (paper)"] = pub[i] if pub else None

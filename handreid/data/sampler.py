@@ -1,4 +1,5 @@
-"""Batch orders for training: plain shuffling (GPA-Net) and P x K identity sampling (LAGA-Net Eq. 11)."""
+"""Batch orders for training: plain shuffling (GPA-Net) and P x K identity sampling (LAGA-Net Eq. 11;
+docs/DESIGN.md §3)."""
 
 from __future__ import annotations
 

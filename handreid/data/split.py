@@ -1,4 +1,5 @@
-"""The :class:`Split` every dataset loader returns, and the deterministic draws.
+"""The :class:`Split` every dataset loader returns, the deterministic draws and the hand protocol
+(docs/DESIGN.md §1).
 
 A split is four pandas DataFrames (``train``, ``val``, ``query``, ``gallery``)
 with at least the columns
@@ -38,10 +39,13 @@ __all__ = [
     "Split",
     "NUM_REPEATS",
     "SUBSETS",
+    "check_body_repeat",
     "check_repeat",
     "check_seed",
     "draw_key",
     "draw_one_per_identity",
+    "finish_subset",
+    "hand_protocol",
     "table_ii_counts",
 ]
 
@@ -66,13 +70,6 @@ class DatasetError(ValueError):
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def preview(items, sep: str = ", ", limit: int = 5) -> str:
-    """The first ``limit`` items joined by ``sep``, then " and N more": for error messages."""
-    items = [str(i) for i in items]
-    more = f" and {len(items) - limit} more" if len(items) > limit else ""
-    return sep.join(items[:limit]) + more
 
 
 def check_seed(seed: Any) -> int:
@@ -107,6 +104,17 @@ def check_repeat(repeat: Any, num_repeats: int = NUM_REPEATS) -> int:
             f"(repeat in 0..{num_repeats - 1}). Pass num_repeats={repeat + 1} or more to allow further draws."
         )
     return int(repeat)
+
+
+def check_body_repeat(repeat: Any, name: str) -> int:
+    """Return 0, or raise :class:`DatasetError`: body benchmarks have a single fixed split."""
+    if not _is_int(repeat) or repeat != 0:
+        raise DatasetError(
+            f"repeat={repeat!r} is invalid for {name!r}: the body protocols have a single fixed "
+            "query/gallery split, so only repeat=0 exists (the 10 Monte-Carlo draws belong to the "
+            "hand protocol of 11k and HD)."
+        )
+    return 0
 
 
 # ---------------------------------------------------------------------------
@@ -149,6 +157,50 @@ def draw_one_per_identity(
     mask = pd.Series(False, index=df.index, dtype=bool)
     mask.loc[chosen] = True
     return mask
+
+
+# ---------------------------------------------------------------------------
+# the hand protocol
+
+
+def hand_protocol(
+    records: pd.DataFrame,
+    *,
+    repeat: int,
+    seed: int,
+    key_col: str = "path",
+) -> dict[str, pd.DataFrame]:
+    """The hand Re-Id protocol on one set of identities (GPA-Net §3.1, LAGA-Net §IV-A; docs/DESIGN.md §1).
+
+    ``records`` has one row per image with at least ``pid`` and ``key_col`` (the file name the
+    draws use: the part after the last ``/``). The identities in increasing ``pid`` order; the
+    first half, rounded up, trains, the rest tests. One image per training identity is held out
+    for validation (purpose ``"val"``, ``seed`` only: the same for every repeat); per ``repeat``
+    one image per test identity goes to the gallery (purpose ``"gallery"``), the rest to the query
+    set. Returns ``{"train", "val", "query", "gallery"}`` in the row order of ``records``;
+    ``train`` and ``val`` get ``label`` (0.. in pid order). Dataset-specific additions (11k's
+    common gallery of four aspects, HD's distractor subjects) are the caller's.
+    """
+    pids = sorted(records["pid"].unique())
+    if len(pids) < 2:
+        raise DatasetError(
+            f"{len(pids)} identit{'y' if len(pids) == 1 else 'ies'}; the hand protocol needs at least 2 "
+            "(the first half trains, the rest tests)."
+        )
+    train_pids = pids[: math.ceil(len(pids) / 2)]
+    is_train = records["pid"].isin(train_pids)
+    train_all = records[is_train].copy()
+    train_all["label"] = train_all["pid"].map({p: i for i, p in enumerate(train_pids)}).astype("int64")
+    in_val = draw_one_per_identity(train_all, seed=seed, purpose="val", path_col=key_col)
+    test = records[~is_train]
+    in_gallery = draw_one_per_identity(test, seed=seed, purpose="gallery", repeat=repeat, path_col=key_col)
+    return {"train": train_all[~in_val], "val": train_all[in_val], "query": test[~in_gallery],
+            "gallery": test[in_gallery]}
+
+
+def finish_subset(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """A subset as a :class:`Split` holds it: rows sorted by ``(pid, path)``, ``columns`` only, index 0..n-1."""
+    return df.sort_values(["pid", "path"], kind="mergesort")[columns].reset_index(drop=True)
 
 
 # ---------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Training and evaluation (DESIGN §3).
+"""Training and evaluation (docs/DESIGN.md §3).
 
 >>> from handreid.engine import fit, evaluate, make_config
 >>> record = fit(make_config(dataset="11k-dr", method="gpanet", method_options={"hp": 3, "vp": 1}))

@@ -2,7 +2,7 @@
 
 A :class:`RunConfig` says everything that decides a run's result; its
 :func:`run_id` is derived from exactly that, so a rerun finds the run it
-already did. Profiles (DESIGN §4): ``demo`` runs on synthetic data in the
+already did. Profiles (docs/DESIGN.md §4): ``demo`` runs on synthetic data in the
 real on-disk formats, at small images, on a CPU, in minutes; ``paper`` uses
 the real datasets with the papers' settings.
 """
@@ -15,9 +15,12 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from ..data.datasets import hand_datasets
+from ..data.synthetic.demo import ensure_demo_data
 from ..params import ParameterError, check, parameters_since, reject_unknown
 from ..paths import demo_data_root, runs_dir
 from .recipes import RECIPES, Recipe, get_recipe
+from .variant import VARIANTS, apply_variant, drop_later_defaults, resolve_variant, variant_model_options
 
 PROFILES = {
     # Demo: from scratch (no ImageNet weights offline), small images, few epochs. The papers'
@@ -33,25 +36,6 @@ PROFILES = {
 
 
 ConfigError = ParameterError  # a run parameter has a wrong name or value
-
-# Synthetic trees of the demo profile: writer of handreid.data.synthetic -> its parameters.
-DEMO_DATA = {"11k": {"num_subjects": 60, "images_per_aspect": (4, 8), "image_size": (160, 120)}}
-
-
-def demo_writer(dataset: str) -> str:
-    """The synthetic writer (``handreid.data.synthetic.WRITERS`` key) behind a dataset name."""
-    return "11k" if dataset.startswith("11k-") else dataset.replace("cuhk03-l", "cuhk03")
-
-
-def ensure_demo_data(root: str | Path | None = None, datasets: tuple[str, ...] | None = None) -> Path:
-    """Write the demo profile's synthetic trees of ``datasets`` (default: all) unless already there."""
-    from ..data.synthetic import WRITERS
-
-    root = Path(root) if root is not None else demo_data_root()
-    writers = sorted({demo_writer(d) for d in datasets}) if datasets else sorted(WRITERS)
-    for w in writers:
-        WRITERS[w](root, seed=0, **DEMO_DATA.get(w, {}))
-    return root
 
 
 @dataclass(frozen=True)
@@ -72,10 +56,20 @@ class RunConfig:
     device: str = "auto"
     out_dir: str | None = None       # None: results/runs
     eval_repeats: int = 10
+    variant: str | None = None       # "paper" | "authors" | None: the recipe's default (engine.variant)
 
     # ------------------------------------------------------------- resolution
+    @property
+    def resolved_variant(self) -> str | None:
+        """``variant``, else the recipe's default variant (``mba``: "authors"), else None."""
+        return resolve_variant(self.variant, self.recipe)
+
+    def model_options(self) -> dict[str, Any]:
+        """The model options the run builds with: the variant's, then ``method_options``."""
+        return {**variant_model_options(self.resolved_variant, self.method), **self.method_options}
+
     def resolved_recipe(self) -> Recipe:
-        r = get_recipe(self.recipe, self.dataset)
+        r = apply_variant(get_recipe(self.recipe, self.dataset), self.resolved_variant)
         prof = PROFILES[self.profile]
         epochs = self.epochs or prof["epochs"] or r.epochs
         size = self.image_size or prof["image_size"]
@@ -118,17 +112,25 @@ class RunConfig:
         return Path(self.out_dir).expanduser() if self.out_dir else runs_dir()
 
     def identity(self) -> dict[str, Any]:
-        """What decides the result: the resolved recipe, model, data and seed (not paths or device)."""
+        """What decides the result: the resolved recipe, model, data and seed (not paths or device).
+
+        Fields and options added later are left out at their older behaviour's value, and
+        ``variant`` is only there when one applies: older run ids stay the same."""
         r = self.resolved_recipe()
         from ..models import model_options
 
         # The model's defaults filled in: {} and {"hp": 3, "vp": 1} are the same GPA-Net.
         options = {k: v for k, v in model_options(self.method).items() if k != "pretrained"}
-        options.update(self.method_options)
-        return {"dataset": self.dataset, "method": self.method,
-                "method_options": _jsonable(dict(sorted(options.items()))),
-                "recipe": _jsonable(asdict(r)), "pretrained": self.use_pretrained,
-                "seed": self.seed, "profile": self.profile}
+        options.update(self.model_options())
+        recipe = drop_later_defaults(_tuples_as_lists(asdict(r)), "recipe")
+        recipe["augment"] = drop_later_defaults(recipe["augment"], "augment")
+        ident = {"dataset": self.dataset, "method": self.method,
+                 "method_options": _tuples_as_lists(drop_later_defaults(dict(sorted(options.items())), "method_options")),
+                 "recipe": recipe, "pretrained": self.use_pretrained,
+                 "seed": self.seed, "profile": self.profile}
+        if self.resolved_variant is not None:
+            ident["variant"] = self.resolved_variant
+        return ident
 
     def run_id(self) -> str:
         """``<dataset>-<method>-<10 hex>``: a hash of :meth:`identity`."""
@@ -136,14 +138,15 @@ class RunConfig:
         return f"{self.dataset}-{self.method}-{hashlib.sha256(blob).hexdigest()[:10]}"
 
     def to_dict(self) -> dict[str, Any]:
-        return _jsonable(asdict(self))
+        return _tuples_as_lists(asdict(self))
 
 
-def _jsonable(x):
+def _tuples_as_lists(x):
+    """``x`` with every tuple, nested in dicts and lists too, as a list (what JSON gives back)."""
     if isinstance(x, dict):
-        return {k: _jsonable(v) for k, v in x.items()}
+        return {k: _tuples_as_lists(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
+        return [_tuples_as_lists(v) for v in x]
     return x
 
 
@@ -174,13 +177,18 @@ def make_config(**params: Any) -> RunConfig:
            "method_options", cfg.method_options, "a dict of model keyword options, e.g. {'hp': 3, 'vp': 1}")
     check(cfg.recipe in RECIPES, "recipe", cfg.recipe, f"one of {', '.join(RECIPES)}")
     check(cfg.profile in PROFILES, "profile", cfg.profile, f"one of {', '.join(PROFILES)}")
+    check(cfg.variant is None or (isinstance(cfg.variant, str) and cfg.variant in VARIANTS), "variant",
+          cfg.variant, "None (the recipe's default), 'paper' (the papers' text) or 'authors' (the authors' "
+          "public code)")
+    check(cfg.recipe != "mba" or cfg.dataset in hand_datasets(), "recipe", cfg.recipe,
+          f"a recipe for {cfg.dataset}: 'mba' is MBA-Net's code for hand data ({', '.join(hand_datasets())})")
     check(cfg.data_root is None or isinstance(cfg.data_root, (str, Path)), "data_root", cfg.data_root,
            "a folder path or None")
     for name in ("epochs", "batch_size"):
         v = getattr(cfg, name)
         check(v is None or (isinstance(v, int) and not isinstance(v, bool) and v > 0), name, v,
                "a positive integer or None (recipe default)")
-    if cfg.batch_size is not None and cfg.recipe == "laga":
+    if cfg.batch_size is not None and get_recipe(cfg.recipe, cfg.dataset).sampler == "pk":
         k = get_recipe(cfg.recipe, cfg.dataset).instances
         check(cfg.batch_size % k == 0 and cfg.batch_size >= 2 * k, "batch_size", cfg.batch_size,
                f"a multiple of K={k} with at least two identities (P x K sampler)")
@@ -194,6 +202,12 @@ def make_config(**params: Any) -> RunConfig:
     check(isinstance(cfg.device, str) and (cfg.device in ("auto", "cpu", "mps")
                                             or cfg.device.startswith("cuda")),
            "device", cfg.device, "'auto', 'cpu', 'cuda' or 'cuda:N'")
+    size = cfg.resolved_recipe().image_size
+    opts = cfg.model_options()
+    check(not (opts.get("sam_rpe") == "literal" and "sam" in opts.get("branches", ("sam",))
+               and size[0] != size[1]), "image_size", size,
+          "a square input: the authors' SAM-RPE (variant 'authors', sam_rpe='literal') needs square maps; "
+          "pass image_size=N, or variant='paper'")
     n = dataset_repeats(cfg.dataset)
     check(isinstance(cfg.eval_repeats, int) and 1 <= cfg.eval_repeats <= 10, "eval_repeats",
           cfg.eval_repeats, "an integer from 1 to 10 (the hand protocol's query/gallery draws)")

@@ -1,9 +1,12 @@
-"""Run records: ``results/runs/<run_id>/`` (DESIGN §3).
+"""Run records: ``results/runs/<run_id>/`` (docs/DESIGN.md §3). This module alone spells the layout.
 
 A run directory holds ``config.json`` (what was run), ``history.csv`` (one row
 per epoch), ``checkpoint.pt`` while training (the last finished epoch),
 ``model.pt`` (final weights) and ``metrics.json`` (its presence marks the run
-finished). Every file is written atomically.
+finished). Evaluations derived from a finished run live beside it:
+``cross/<dataset>.json`` (the model on another dataset's repeats, GPA-Net Table 2)
+and ``retrieval/<dataset>.json`` (ranked gallery lists for the figures). Every file
+is written atomically.
 """
 
 from __future__ import annotations
@@ -18,6 +21,25 @@ from ..io import read_json
 
 CONFIG, HISTORY, CHECKPOINT, MODEL, METRICS = (
     "config.json", "history.csv", "checkpoint.pt", "model.pt", "metrics.json")
+#: Kinds of evaluation derived from a finished run, each a folder of ``<dataset>.json``.
+DERIVED = ("cross", "retrieval")
+
+
+def derived_path(run_dir: str | Path, kind: str, dataset: str) -> Path:
+    """``<run_dir>/<kind>/<dataset>.json``: the record of an evaluation derived from a finished run."""
+    if kind not in DERIVED:
+        raise ValueError(f"kind={kind!r}: expected one of {', '.join(DERIVED)}")
+    return Path(run_dir) / kind / f"{dataset}.json"
+
+
+def per_repeat(run_dir: str | Path, test_dataset: str | None = None) -> list[dict] | None:
+    """Per-repeat metrics of a run on its own test data, or (``test_dataset``) its cross-domain
+    record on another dataset; None when that record is not there."""
+    f = (derived_path(run_dir, "cross", test_dataset) if test_dataset is not None
+         else Path(run_dir) / METRICS)
+    if not f.exists():
+        return None
+    return read_json(f).get("per_repeat") or None
 
 
 @dataclass

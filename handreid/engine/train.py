@@ -1,4 +1,4 @@
-"""Training: :func:`fit` runs one configuration end to end (DESIGN §3).
+"""Training: :func:`fit` runs one configuration end to end (docs/DESIGN.md §3).
 
 Seeded; the batch order and every augmentation of epoch ``e`` come from a
 generator seeded by (seed, e), and the checkpoint written after every epoch
@@ -6,7 +6,7 @@ keeps the model, optimiser and RNG states, so an interrupted run resumes where
 it stopped and ends where an uninterrupted one would. A finished run (its
 ``metrics.json`` exists) is returned without training again.
 
-Speed (DESIGN §5): batches come from the decode-once cache, staged in GPU memory
+Speed (docs/DESIGN.md §5): batches come from the decode-once cache, staged in GPU memory
 when it fits; augmentations run on the device; on CUDA the model runs in bf16
 autocast and channels_last with cuDNN autotuning; loss and accuracy are summed on
 the device, so no step waits for the GPU; checkpoints are written in the background
@@ -18,7 +18,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import math
-import platform
 import time
 from pathlib import Path
 from typing import Any
@@ -27,19 +26,20 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .. import __version__
 from ..data import load_split
 from ..data.augment import augment_batch, normalize, to_float
 from ..data.cache import ImageCache, stage
 from ..data.sampler import pk_batches, random_batches
 from ..io import BackgroundWriter, atomic_write, write_json, write_text
-from ..losses import GPANetLoss, batch_hard_triplet, label_smoothed_cross_entropy
-from ..models import build_model
+from ..losses import GPANetLoss, LAGANetLoss
+from ..models import build_model, model_options
 from ..progress import progress_bar
 from . import records
+from .provenance import image_fingerprint, machine
 from .config import RunConfig, make_config
 from .evaluate import aggregate, autocast, evaluate_repeats, resolve_device
 from .recipes import Recipe
+from .variant import resolve_variant, variant_model_options
 
 
 class TrainingDiverged(FloatingPointError):
@@ -67,16 +67,25 @@ def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
 
 
 def make_loss(recipe: Recipe):
-    """GPA-Net Eq. (1) or LAGA-Net Eq. (8) as a function of (model output, labels)."""
+    """GPA-Net Eq. (1) or LAGA-Net Eq. (8) (``"abd"``: Eq. (8) averaged over the classifiers, as
+    ABD-Net's code does) as a function of (model output, labels). A model's own extra terms
+    (:meth:`~handreid.models.heads.ReIDModel.extra_losses`) are added by the training loop."""
     if recipe.loss == "gpa":
         return GPANetLoss(lam=recipe.part_weight, epsilon=recipe.label_smoothing)
-    if recipe.loss == "laga":
-        def laga_loss(out, y):
-            ce = sum(label_smoothed_cross_entropy(z, y, recipe.label_smoothing) for z in out.logits)
-            tri = sum(batch_hard_triplet(e, y, recipe.triplet_margin) for e in out.embeddings)
-            return ce + recipe.triplet_weight * tri
-        return laga_loss
+    if recipe.loss in ("laga", "abd"):
+        return LAGANetLoss(beta=recipe.triplet_weight, margin=recipe.triplet_margin,
+                           epsilon=recipe.label_smoothing, reduction=recipe.triplet_reduction,
+                           average=recipe.loss == "abd")
     raise ValueError(f"unknown loss {recipe.loss!r}")
+
+
+def model_build_options(method: str, method_options: dict, image_size) -> dict:
+    """``method_options``, plus ``image_size`` (the recipe's input) for models built for one input
+    size (RGA-Net) when the options do not give it."""
+    options = dict(method_options)
+    if "image_size" in model_options(method) and options.get("image_size") is None:
+        options["image_size"] = tuple(int(s) for s in image_size)
+    return options
 
 
 def epoch_generator(seed: int, epoch: int) -> torch.Generator:
@@ -85,12 +94,6 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
 
 def _fingerprint(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _versions() -> dict[str, str]:
-    import torchvision
-    return {"handreid": __version__, "torch": torch.__version__,
-            "torchvision": torchvision.__version__, "python": platform.python_version()}
 
 
 def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
@@ -119,20 +122,28 @@ def fit(config: RunConfig | dict, progress: bool = True, stop_after: int | None 
     data_sha = _fingerprint(split.train.to_csv(index=False) + split.val.to_csv(index=False))
 
     model = build_model(cfg.method, num_classes=split.num_classes, pretrained=cfg.use_pretrained,
-                        **cfg.method_options).to(device)
+                        **model_build_options(cfg.method, cfg.model_options(), recipe.image_size)).to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(model, recipe)
     loss_fn = make_loss(recipe)
+    extra_losses = model.extra_losses()  # model-specific terms (ABD-Net's O.F./O.W.), added per step
 
+    train_paths = split.image_paths(split.train)
+    labels = torch.tensor(split.train["label"].to_numpy(), dtype=torch.long)
+    train_cache = ImageCache(train_paths, recipe.train_size, progress=progress,
+                             resize_filter=recipe.resize_filter).array  # row i = train_paths[i]
+    # Provenance: CPU results depend on the CPU kind and the thread count (float reduction order).
+    mach = machine(device)
     header = {"run_id": run_dir.name, "config": cfg.to_dict(), "identity": cfg.identity(),
-              "num_classes": split.num_classes, "data_sha": data_sha, "versions": _versions(),
-              "device": str(device),
-              # CPU results depend on it (float reduction order): the demo sweep runs 1 per job.
-              "cpu_threads": torch.get_num_threads()}
+              "num_classes": split.num_classes, "data_sha": data_sha, "versions": mach["versions"],
+              "device": str(device), "cpu_threads": mach["threads"], "machine": mach,
+              "images_sha": image_fingerprint(train_cache)}
     ckpt_file = run_dir / records.CHECKPOINT
     history: list[dict] = []
     start = 0
+    keep_best = recipe.weights == "best_val"
+    best: dict[str, Any] | None = None  # {"epoch", "val_acc", "model"} of the best validation epoch
     if ckpt_file.exists():
         state = torch.load(ckpt_file, map_location=device, weights_only=False)
         if state["data_sha"] != data_sha:
@@ -145,18 +156,18 @@ def fit(config: RunConfig | dict, progress: bool = True, stop_after: int | None 
         if "cuda_rng" in state:  # dropout masks on CUDA come from the device's generator
             torch.cuda.set_rng_state(state["cuda_rng"], device)
         history = state["history"]
+        best = state.get("best")
         start = state["epoch"] + 1
         if progress:
             print(f"[handreid] {run_dir.name}: resuming after epoch {start}/{recipe.epochs}")
     else:
         write_json(run_dir / records.CONFIG, header)
 
-    train_paths = split.image_paths(split.train)
-    labels = torch.tensor(split.train["label"].to_numpy(), dtype=torch.long)
-    # Row i = train_paths[i]. A memory map on a CPU (batches come from the page cache, never
-    # decoded); on a GPU the whole array is staged in device memory when it fits.
-    train_images = stage(ImageCache(train_paths, recipe.train_size, progress=progress).array, device)
-    val_images = ImageCache(split.image_paths(split.val), recipe.image_size).array
+    # A memory map on a CPU (batches come from the page cache, never decoded); on a GPU the whole
+    # array is staged in device memory when it fits.
+    train_images = stage(train_cache, device)
+    val_images = ImageCache(split.image_paths(split.val), recipe.image_size,
+                            resize_filter=recipe.resize_filter).array
     val_labels = torch.tensor(split.val["label"].to_numpy(), dtype=torch.long)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed input size: pick the fastest convolutions once
@@ -171,8 +182,11 @@ def fit(config: RunConfig | dict, progress: bool = True, stop_after: int | None 
         for epoch in range(start, stop_at):
             t0 = time.perf_counter()
             row = _train_epoch(model, optimizer, loss_fn, recipe, train_images, labels, epoch,
-                               cfg.seed, device, progress, run_dir.name)
+                               cfg.seed, device, progress, run_dir.name, extra_losses)
             row["val_acc"] = _val_accuracy(model, val_images, val_labels, device)
+            if keep_best:  # the authors' code: ">=" on the accuracy of the classifiers' summed softmax
+                row["val_acc_ensemble"] = _val_accuracy(model, val_images, val_labels, device, ensemble=True)
+                best = keep_if_best(best, epoch + 1, row["val_acc_ensemble"], model)
             row["seconds"] = time.perf_counter() - t0
             history.append(row)
             if progress:
@@ -182,8 +196,9 @@ def fit(config: RunConfig | dict, progress: bool = True, stop_after: int | None 
             # A copy on the CPU now; the disk write overlaps the next epoch.
             state = _cpu_copy({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                "torch_rng": torch.get_rng_state(), "epoch": epoch,
-                               "history": history, "data_sha": data_sha})
-            if device.type == "cuda":
+                               "history": history, "data_sha": data_sha,
+                               **({"best": best} if keep_best else {})})
+            if device.type == "cuda":  # dropout masks on CUDA come from the device's generator
                 state["cuda_rng"] = torch.cuda.get_rng_state(device)
             table = pd.DataFrame(history).to_csv(index=False)
             writer.submit(lambda state=state, table=table: (
@@ -192,11 +207,19 @@ def fit(config: RunConfig | dict, progress: bool = True, stop_after: int | None 
     if stop_at < recipe.epochs:
         return records.load_run(run_dir)
 
+    chosen = None
+    if keep_best and best is not None:  # NaN accuracies (no validation images) never win: last epoch
+        model.load_state_dict(best["model"])
+        chosen = {"rule": "best_val", "epoch": best["epoch"], "val_acc_ensemble": best["val_acc"]}
     if progress:
-        print(f"[handreid] evaluating on {cfg.eval_repeats} query/gallery repeats")
+        print(f"[handreid] evaluating on {cfg.eval_repeats} query/gallery repeats"
+              + (f" with the weights of epoch {chosen['epoch']} (best validation)" if chosen else ""))
     rows = evaluate_repeats(model, cfg.dataset, cfg.root, cfg.seed, range(cfg.eval_repeats),
-                            recipe.image_size, device, flip=recipe.flip_test)
+                            recipe.image_size, device, flip=recipe.flip_test,
+                            resize_filter=recipe.resize_filter)
     metrics = {"dataset": cfg.dataset, "per_repeat": rows, "summary": aggregate(rows)}
+    if keep_best:
+        metrics["weights"] = chosen or {"rule": "last", "epoch": recipe.epochs}
     _save_checkpoint(run_dir / records.MODEL, {"model": model.state_dict(), "header": header})
     write_json(run_dir / records.METRICS, metrics)
     ckpt_file.unlink(missing_ok=True)
@@ -208,8 +231,9 @@ def fit(config: RunConfig | dict, progress: bool = True, stop_after: int | None 
 
 
 def _train_epoch(model, optimizer, loss_fn, recipe: Recipe, images, labels: torch.Tensor, epoch: int,
-                 seed: int, device: torch.device, progress: bool, run_name: str) -> dict:
+                 seed: int, device: torch.device, progress: bool, run_name: str, extra_losses=()) -> dict:
     """One epoch; its batch order and augmentations come from the generator of (seed, epoch).
+    ``extra_losses``: the model's own terms, each called as ``term(output, epoch)`` and added to the loss.
 
     Loss, accuracy and the non-finite guard are accumulated on the device and read once at
     the end of the epoch: no step waits for the GPU.
@@ -242,6 +266,8 @@ def _train_epoch(model, optimizer, loss_fn, recipe: Recipe, images, labels: torc
         with autocast(device):
             out = model(x)
             loss = loss_fn(out, y)
+            for term in extra_losses:
+                loss = loss + term(out, epoch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -261,6 +287,15 @@ def _train_epoch(model, optimizer, loss_fn, recipe: Recipe, images, labels: torc
             "train_acc": 100.0 * int(correct) / n}
 
 
+def keep_if_best(best: dict | None, epoch: int, val_acc: float, model: torch.nn.Module) -> dict | None:
+    """The best-validation record after ``epoch``: a CPU copy of the weights when ``val_acc`` is at
+    least the best so far (">=": a later epoch wins a tie, as in the authors' code); a NaN
+    accuracy (no validation images) never wins."""
+    if math.isnan(val_acc) or (best is not None and val_acc < best["val_acc"]):
+        return best
+    return {"epoch": epoch, "val_acc": val_acc, "model": _cpu_copy(model.state_dict())}
+
+
 def _cpu_copy(obj):
     """``obj`` with every tensor copied to the CPU (a snapshot training cannot change)."""
     if isinstance(obj, torch.Tensor):
@@ -274,17 +309,19 @@ def _cpu_copy(obj):
 
 @torch.no_grad()
 def _val_accuracy(model, images: np.ndarray, labels: torch.Tensor, device: torch.device,
-                  batch_size: int = 64) -> float:
-    """Identity accuracy (%) of the first classifier on the held-out validation images."""
+                  batch_size: int = 64, ensemble: bool = False) -> float:
+    """Identity accuracy (%) of the first classifier on the held-out validation images, in float32;
+    ``ensemble``: of the sum of every classifier's softmax (the authors' code's ``score``)."""
     if len(images) == 0:
         return math.nan
     model.eval()
     correct = 0
     for s in range(0, len(images), batch_size):
         x = normalize(to_float(np.array(images[s:s + batch_size]), device))
-        with autocast(device):
+        with torch.autocast(device_type=device.type, enabled=False):
             out = model.forward_output(x)
-        correct += int((out.logits[0].argmax(1).cpu() == labels[s:s + batch_size]).sum())
+        score = sum(z.float().softmax(1) for z in out.logits) if ensemble else out.logits[0]
+        correct += int((score.argmax(1).cpu() == labels[s:s + batch_size]).sum())
     model.train()
     return 100.0 * correct / len(images)
 
@@ -294,7 +331,10 @@ def load_model(run_dir: str | Path, device="cpu") -> torch.nn.Module:
     run = records.load_run(run_dir)
     state = torch.load(Path(run_dir) / records.MODEL, map_location=device, weights_only=False)
     cfg = run.config["config"]
-    model = build_model(cfg["method"], num_classes=run.config["num_classes"], pretrained=False,
-                        **cfg["method_options"])
+    # As fit built it: the variant's model options, then the explicit ones, then the input size.
+    variant = resolve_variant(cfg.get("variant"), cfg["recipe"])
+    options = model_build_options(cfg["method"], {**variant_model_options(variant, cfg["method"]), **cfg["method_options"]},
+                                  run.config["identity"]["recipe"]["image_size"])
+    model = build_model(cfg["method"], num_classes=run.config["num_classes"], pretrained=False, **options)
     model.load_state_dict(state["model"])
     return model.to(device).eval()

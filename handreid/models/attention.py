@@ -68,6 +68,18 @@ at stride 16); for a map of height H <= max_height the central 2H-1 rows are the
 use and cached per size and device (not registered as buffers, so the state dict does not depend
 on the input size).
 
+*Paper text against the authors' code* (``variant``, README fidelity table). CAM: ``energy="paper"``
+is Eq. (1), ``softmax(K Q^T)``; ``energy="authors"`` is the public MBA-Net code's
+``softmax(max_row(E) - E)`` with ``E = K Q^T`` (:func:`channel_attention`). SAM-RPE: ``rpe="axial"``
+is the reading above; ``rpe="literal"`` is the code's Eq. (4)-(7) as written: the (H, H, 2H-1)
+tensor is reshaped to ``I_H`` (HW x 2H-1), which only works when H = W, and its row ``m`` is used
+as the KEY POSITION ``m`` of the map, so the relative key seen by every query is ``R_H[m mod H - m div H]``
+(column minus row of the key position, whatever the query position)::
+
+    E_H = V (I_H R_H) Q        (C x N) = (C x N)(N x d_k)(d_k x N);   E_W alike with R_W
+
+A non-square map raises a ``ValueError`` naming its shape.
+
 Both modules compute their attention in float32 (autocast is switched off inside): ``K Q^T`` over
 hundreds of positions reaches values where bf16 rounding would change the softmax. The output has
 the input's dtype.
@@ -82,14 +94,25 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 __all__ = [
+    "CAM_ENERGIES",
     "ChannelAttention",
+    "SAM_RPE_READINGS",
     "SpatialAttentionRPE",
+    "channel_attention",
     "reindex_matrix",
     "reindex_tensor",
     "relative_index",
 ]
 
 AXES = ("height", "width")
+CAM_ENERGIES = ("paper", "authors")      # softmax(K Q^T) (Eq. 1) | softmax(max - K Q^T) (public code)
+SAM_RPE_READINGS = ("axial", "literal")  # our reading of Eq. (4)-(7) | the public code's, square maps only
+
+
+def _check_choice(name: str, value, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+    return value
 
 
 # ---------------------------------------------------------------------------- re-indexing (Eq. 4)
@@ -147,6 +170,23 @@ def _full_precision(x: Tensor):
 
 
 # ---------------------------------------------------------------------------- CAM
+def channel_attention(x: Tensor, energy: str = "paper") -> Tensor:
+    """``A_c`` of CAM for x (B, C, H, W), (B, C, C) float32, rows summing to 1.
+
+    ``energy="paper"``: ``softmax_rows(E)``, E = K Q^T = X X^T (LAGA-Net Eq. 1). ``"authors"``:
+    ``softmax_rows(max_row(E) - E)``, as the public MBA-Net code (and DANet) computes it; it is the
+    softmax of ``-E``, so it favours the channels LEAST correlated with channel c, where Eq. (1) on
+    non-negative (post-ReLU) features puts nearly all the weight on channel c itself.
+    """
+    _check_choice("energy", energy, CAM_ENERGIES)
+    with _full_precision(x):
+        X = x.float().flatten(2)                                    # (B, C, N): K = Q = V
+        e = torch.bmm(X, X.transpose(1, 2))                         # E = K Q^T
+        if energy == "authors":
+            e = e.amax(dim=-1, keepdim=True) - e                    # max - E
+        return torch.softmax(e, dim=-1)
+
+
 class ChannelAttention(nn.Module):
     """Channel attention module (CAM), LAGA-Net Eq. (1)-(2); no learnable embedding, only gamma.
 
@@ -154,25 +194,24 @@ class ChannelAttention(nn.Module):
     the module starts as the identity. Set ``keep_attention = True`` to store ``A_c`` (B, C, C),
     rows summing to 1, in ``last_attention`` (detached).
 
-    ``invert_energy=True`` uses ``softmax(-K Q^T)``, equal to the ``softmax(max - K Q^T)`` of DANet
-    and of the authors' public MBA-Net code; the default follows the paper's Eq. (1).
+    ``energy``: ``"paper"`` (Eq. 1, default) or ``"authors"`` (the public code's softmax(max - E)),
+    see :func:`channel_attention`. ``invert_energy=True`` is the older spelling of ``"authors"``.
     """
 
-    def __init__(self, invert_energy: bool = False):
+    def __init__(self, energy: str = "paper", invert_energy: bool = False):
         super().__init__()
-        self.invert_energy = bool(invert_energy)
+        self.energy = "authors" if invert_energy else _check_choice("energy", energy, CAM_ENERGIES)
         self.gamma = nn.Parameter(torch.zeros(()))
         self.keep_attention = False
         self.last_attention: Tensor | None = None
 
+    @property
+    def invert_energy(self) -> bool:
+        return self.energy == "authors"
+
     def attention(self, x: Tensor) -> Tensor:
-        """``A_c`` = softmax_rows(K Q^T), (B, C, C) float32."""
-        with _full_precision(x):
-            X = x.float().flatten(2)                                # (B, C, N): K = Q = V
-            energy = torch.bmm(X, X.transpose(1, 2))                # K Q^T
-            if self.invert_energy:
-                energy = -energy
-            return torch.softmax(energy, dim=-1)
+        """``A_c`` (B, C, C) float32 of the module's ``energy``."""
+        return channel_attention(x, self.energy)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.dim() != 4:
@@ -186,7 +225,7 @@ class ChannelAttention(nn.Module):
             return (self.gamma.float() * out + xf).to(x.dtype)       # Eq. (2)
 
     def extra_repr(self) -> str:
-        return f"invert_energy={self.invert_energy}"
+        return f"energy={self.energy!r}"
 
 
 # ---------------------------------------------------------------------------- SAM-RPE
@@ -209,6 +248,9 @@ class SpatialAttentionRPE(nn.Module):
     and shapes. ``gamma`` starts at 0 (identity module). ``keep_attention = True`` stores ``A_s``
     (B, N_keys, N_queries), columns summing to 1, in ``last_attention``.
 
+    ``rpe``: ``"axial"`` (our reading, default) or ``"literal"`` (the public code's Eq. 4-7, square
+    maps only; see the module docstring).
+
     :meth:`terms` returns the three terms of Eq. (7) before BN and gamma, for tests and teaching.
     """
 
@@ -218,8 +260,10 @@ class SpatialAttentionRPE(nn.Module):
         key_channels: int | None = None,
         max_size: int | tuple[int, int] = 64,
         relative_position: bool = True,
+        rpe: str = "axial",
     ):
         super().__init__()
+        self.rpe = _check_choice("rpe", rpe, SAM_RPE_READINGS)
         channels = _check_length("channels", channels)
         if key_channels is None:
             if channels < 8:
@@ -287,13 +331,31 @@ class SpatialAttentionRPE(nn.Module):
             energy = torch.bmm(k.flatten(2).transpose(1, 2), q.flatten(2))   # K^T Q: [key i, query j]
             attn = torch.softmax(energy, dim=1)                                # normalised over keys
             out = {"content": torch.bmm(v.flatten(2), attn).view(b, c, h, w), "attention": attn}
-            if self.relative_position:
+            if self.relative_position and self.rpe == "literal":
+                out.update(self._literal_terms(q, v))
+            elif self.relative_position:
                 p_h = self.position_embeddings("height", h)                  # (H_q, H_k, d_k)
                 logits_h = torch.einsum("ikd,bdiw->bikw", p_h, q)            # (B, H_q, H_k, W)
                 out["height"] = torch.einsum("bckw,bikw->bciw", v, logits_h)
                 p_w = self.position_embeddings("width", w)                   # (W_q, W_k, d_k)
                 logits_w = torch.einsum("jld,bdhj->bhjl", p_w, q)            # (B, H, W_q, W_k)
                 out["width"] = torch.einsum("bchl,bhjl->bchj", v, logits_w)
+        return out
+
+    def _literal_terms(self, q: Tensor, v: Tensor) -> dict[str, Tensor]:
+        """E_H, E_W as the public code computes them: ``V (I R) Q`` with the (H*H, 2H-1) re-indexing
+        matrix's rows taken as key positions; needs H == W (float32 q, v)."""
+        b, c, h, w = v.shape
+        if h != w:
+            raise ValueError(
+                f"SpatialAttentionRPE(rpe='literal'): the authors' Eq. (4)-(7) reshape the (H, H, 2H-1) "
+                f"re-indexing tensor to (H*W, 2H-1), which needs a square feature map; got a {h}x{w} map "
+                f"(input {tuple(v.shape)}). Use a square input (e.g. 324x324 -> 21x21) or rpe='axial'.")
+        qf, vf = q.flatten(2), v.flatten(2)                                  # (B, d_k, N), (B, C, N)
+        out = {}
+        for axis in AXES:
+            p = self.position_embeddings(axis, h).reshape(h * h, self.key_channels)   # I R: (N, d_k)
+            out[axis] = torch.bmm(vf, torch.matmul(p, qf)).view(b, c, h, w)          # V (I R) Q
         return out
 
     def forward(self, x: Tensor) -> Tensor:
@@ -309,5 +371,5 @@ class SpatialAttentionRPE(nn.Module):
     def extra_repr(self) -> str:
         return (
             f"channels={self.channels}, key_channels={self.key_channels}, max_size={self.max_size}, "
-            f"relative_position={self.relative_position}"
+            f"relative_position={self.relative_position}, rpe={self.rpe!r}"
         )

@@ -1,25 +1,32 @@
-"""Backbone trunks (ResNet50, VGG19-bn) and offline-safe ImageNet weights.
+"""Backbone trunks (ResNet50, VGG19-bn) and their ImageNet weights.
 
 ImageNet weights come from torchvision's own weight enums (``ResNet50_Weights.IMAGENET1K_V1``,
-``VGG19_BN_Weights.IMAGENET1K_V1``). Before torchvision is asked for them we check that the file
-is already in torch's hub cache, ``torch.hub.get_dir()/checkpoints/<file>``; when it is not, a
-``RuntimeError`` says which file to put where and where it comes from, so an offline machine fails
-at once instead of hanging on a download.
+``VGG19_BN_Weights.IMAGENET1K_V1``), kept in torch's hub cache,
+``torch.hub.get_dir()/checkpoints/<file>``. When the file is not there, :func:`require_weights`
+downloads it (:func:`handreid.models.weights.download`: a few seconds' timeout, the SHA-256 checked
+against the prefix in the file name, as torchvision does); when that fails, a ``RuntimeError``
+says which file to put where, where it comes from and why the download failed, so an offline
+machine fails in seconds instead of hanging.
 """
 
 from __future__ import annotations
 
 import os
-from urllib.parse import urlparse
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Iterator
 
 import torch
 from torch import Tensor, nn
 from torchvision import models as tvm
 
+from . import weights as fetcher
+
 __all__ = [
     "ResNet50Trunk",
     "build_vgg19bn",
     "checkpoint_path",
+    "recording_weights",
     "require_weights",
     "resnet50_trunk",
 ]
@@ -27,24 +34,57 @@ __all__ = [
 
 def checkpoint_path(weights: tvm.WeightsEnum) -> str:
     """Where torchvision's ``load_state_dict_from_url`` looks for ``weights``' file."""
-    filename = os.path.basename(urlparse(weights.url).path)
-    return os.path.join(torch.hub.get_dir(), "checkpoints", filename)
+    return os.path.join(torch.hub.get_dir(), "checkpoints", fetcher.file_name(weights))
 
 
-def require_weights(weights: tvm.WeightsEnum) -> tvm.WeightsEnum:
-    """Return ``weights`` if its file is in the hub cache, else raise a ``RuntimeError`` saying
-    which file to place in which directory, the URL it comes from, and the ``pretrained=False``
-    alternative. No network access is attempted."""
+_RECORDED: ContextVar[list | None] = ContextVar("handreid_recorded_weights", default=None)
+
+
+@contextmanager
+def recording_weights() -> Iterator[list]:
+    """Within the block, :func:`require_weights` appends each enum asked for to the yielded list
+    and returns None (random initialisation, no file access): which weights a model uses.
+
+    >>> with recording_weights() as asked, torch.device("meta"):      # doctest: +SKIP
+    ...     build_model("gpanet", 2, pretrained=True)
+    >>> asked                                                          # doctest: +SKIP
+    [ResNet50_Weights.IMAGENET1K_V1]
+    """
+    asked: list = []
+    token = _RECORDED.set(asked)
+    try:
+        yield asked
+    finally:
+        _RECORDED.reset(token)
+
+
+def require_weights(weights: tvm.WeightsEnum) -> tvm.WeightsEnum | None:
+    """Return ``weights`` once its file is in the hub cache, downloading it if needed.
+
+    When the download fails (offline, timeout, wrong hash), raise a ``RuntimeError`` saying which
+    file to place in which directory, the URL it comes from, the ``pretrained=False``
+    alternative and the cause. Inside :func:`recording_weights`: record it and return None.
+    """
+    asked = _RECORDED.get()
+    if asked is not None:
+        asked.append(weights)
+        return None
     path = checkpoint_path(weights)
-    if not os.path.isfile(path):
+    if os.path.isfile(path):
+        return weights
+    try:
+        fetcher.download(weights, os.path.dirname(path))
+    except Exception as e:  # noqa: BLE001 - any failure gets the same instructions, with its cause
         directory, filename = os.path.split(path)
         raise RuntimeError(
-            f"ImageNet weights {type(weights).__name__}.{weights.name} are not available offline: "
+            f"ImageNet weights {type(weights).__name__}.{weights.name} are not available: "
             f"place the file '{filename}' in the directory '{directory}' "
             f"(that is torch.hub.get_dir()/checkpoints; set TORCH_HOME to use another cache). "
-            f"Download it from {weights.url} on a machine with internet access. "
-            f"Or pass pretrained=False to train from scratch (random initialisation)."
-        )
+            f"Download it from {weights.url} on a machine with internet access "
+            f"(there `python -m handreid weights --dest DIR` fetches and verifies every file the tables need). "
+            f"Or pass pretrained=False to train from scratch (random initialisation). "
+            f"The download from {fetcher.url_of(weights)} failed: {type(e).__name__}: {e}"
+        ) from e
     return weights
 
 

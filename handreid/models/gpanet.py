@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from . import register_model
+from .registry import register_model
 from .backbone import ResNet50Trunk, resnet50_trunk
 from .heads import ClassifierHead, ReductionHead, ReIDModel
 

@@ -26,6 +26,9 @@ class ReIDOutput(NamedTuple):
     embeddings: list[Tensor]    # the vector each classifier sees (e.g. reduced r, (B, 512)): for triplet losses
     features: list[Tensor]      # pooled backbone vectors (e.g. (B, 2048) each), concatenated at test time
     names: tuple[str, ...]      # "global", "part_1_1", ...: which classifier is which
+    # Named intermediate feature maps a model-specific loss term needs (ABD-Net's O.F. reads
+    # "intermediate", "before", "cam", "pam", "after"); None for models without such terms.
+    maps: dict[str, list[Tensor]] | None = None
 
 
 # ---------------------------------------------------------------------------- initialisation
@@ -170,6 +173,14 @@ class ReIDModel(nn.Module):
         for p in self.parameters():
             if id(p) not in backbone:
                 yield p
+
+    def extra_losses(self) -> list:
+        """Model-specific loss terms the training loop adds to the recipe's loss (default: none).
+
+        Each term is called as ``term(output, epoch)`` with this model's training-mode
+        :class:`ReIDOutput` and the 0-based epoch and returns a scalar tensor; it knows its own
+        weight and start epoch (e.g. ABD-Net's O.F./O.W., :class:`handreid.losses.ABDNetRegularizers`)."""
+        return []
 
     @property
     def num_classifiers(self) -> int:

@@ -27,6 +27,14 @@ Paper vs. the authors' public code: the paper creates "4 independent branches ju
 also has the 3-stripe local branch; :func:`mbanet` follows the MBA-Net description (global + CAM +
 SAM-RPE) - the same network with the local branch is ``laganet``.
 
+The attention modules' ``cam_energy`` ("paper": Eq. 1; "authors": the code's softmax(max - E)) and
+``sam_rpe`` ("axial": our reading of Eq. 4-7; "literal": the code's, square maps only) are the
+other paper/code switches (see :mod:`handreid.models.attention`). The public MBA-Net code, read
+for :func:`mbanet`: ResNet50 (last stride 1) with ONE layer4 run by all three branches
+(``shared_layer4=True``), FC 2048 -> 2048 + BN + LeakyReLU(0.1) + dropout 0.5 heads
+(``reduction_dim=2048``), CAM with softmax(max - E) and the literal SAM-RPE on the 21 x 21 maps of
+324 x 324 inputs; the ``mba`` recipe (``handreid.engine.recipes``) builds it that way.
+
 Learning rates (§IV-B): ``backbone_parameters()`` = stem .. layer3 and every layer4 copy (the
 pretrained layers, 0.1x lr); the attention modules and the heads are new (full lr).
 Stripes use adaptive average pooling: uniform when the map height is divisible by ``num_stripes``
@@ -43,8 +51,8 @@ from typing import Iterable
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from . import register_model
-from .attention import ChannelAttention, SpatialAttentionRPE
+from .registry import register_model
+from .attention import CAM_ENERGIES, SAM_RPE_READINGS, ChannelAttention, SpatialAttentionRPE
 from .backbone import ResNet50Trunk, resnet50_trunk
 from .heads import ReductionHead, ReIDModel
 
@@ -99,12 +107,21 @@ class LAGANet(ReIDModel):
         num_stripes: int = 3,
         reduction_dim: int = 1024,
         dropout: float = 0.5,
+        cam_energy: str = "paper",
+        sam_rpe: str = "axial",
     ):
         super().__init__()
         self.branches = _check_branches(branches)
         self.num_stripes = _positive_int("num_stripes", num_stripes)
         _positive_int("reduction_dim", reduction_dim)
         self.shared_layer4 = bool(shared_layer4)
+        if cam_energy not in CAM_ENERGIES:
+            raise ValueError(f"laganet: cam_energy must be one of {', '.join(map(repr, CAM_ENERGIES))}, "
+                             f"got {cam_energy!r}")
+        if sam_rpe not in SAM_RPE_READINGS:
+            raise ValueError(f"laganet: sam_rpe must be one of {', '.join(map(repr, SAM_RPE_READINGS))}, "
+                             f"got {sam_rpe!r}")
+        self.cam_energy, self.sam_rpe = cam_energy, sam_rpe
 
         trunk = resnet50_trunk(pretrained, last_stride)
         self.backbone = nn.Sequential(OrderedDict(
@@ -121,11 +138,11 @@ class LAGANet(ReIDModel):
             )
         c4 = ResNet50Trunk.out_channels
         if "sam" in self.branches:
-            self.sam3 = SpatialAttentionRPE(LAYER3_CHANNELS)
-            self.sam4 = SpatialAttentionRPE(c4)
+            self.sam3 = SpatialAttentionRPE(LAYER3_CHANNELS, rpe=sam_rpe)
+            self.sam4 = SpatialAttentionRPE(c4, rpe=sam_rpe)
         if "cam" in self.branches:
-            self.cam3 = ChannelAttention()
-            self.cam4 = ChannelAttention()
+            self.cam3 = ChannelAttention(energy=cam_energy)
+            self.cam4 = ChannelAttention(energy=cam_energy)
 
         names: list[str] = []
         for b in self.branches:
@@ -171,7 +188,8 @@ class LAGANet(ReIDModel):
     def extra_repr(self) -> str:
         return (
             f"branches={self.branches}, shared_layer4={self.shared_layer4}, "
-            f"num_stripes={self.num_stripes}, descriptor_dim={self.descriptor_dim}"
+            f"num_stripes={self.num_stripes}, descriptor_dim={self.descriptor_dim}, "
+            f"cam_energy={self.cam_energy!r}, sam_rpe={self.sam_rpe!r}"
         )
 
 
@@ -185,14 +203,17 @@ def laganet(
     num_stripes: int = 3,
     reduction_dim: int = 1024,
     dropout: float = 0.5,
+    cam_energy: str = "paper",
+    sam_rpe: str = "axial",
 ) -> LAGANet:
     """LAGA-Net. ``branches``: any non-empty subset of "global", "local", "cam", "sam" (Table III:
     ("global",), ("global", "local"), ("global", "local", "cam"), all four = LAGA-Net); the outputs
     and the descriptor always follow the order sam, cam, global, local. ``shared_layer4=False``
     follows the paper (independent layer4 per branch); True is the authors' public code (one layer4
-    for all branches). ``last_stride=1`` as in the paper."""
+    for all branches). ``last_stride=1`` as in the paper. ``cam_energy``: "paper" (Eq. 1) or
+    "authors" (softmax(max - E)); ``sam_rpe``: "axial" or "literal" (the code's, square maps)."""
     return LAGANet(num_classes, pretrained, branches, shared_layer4, last_stride, num_stripes,
-                   reduction_dim, dropout)
+                   reduction_dim, dropout, cam_energy, sam_rpe)
 
 
 @register_model
@@ -203,8 +224,12 @@ def mbanet(
     last_stride: int = 1,
     reduction_dim: int = 1024,
     dropout: float = 0.5,
+    cam_energy: str = "paper",
+    sam_rpe: str = "axial",
 ) -> LAGANet:
     """MBA-Net (LAGA-Net ref. [39]): global + CAM + SAM-RPE branches, no local branch; descriptor
-    [s, c, g], 6144-d. Options as in :func:`laganet`."""
+    [s, c, g], 6144-d. Options as in :func:`laganet`; the public MBA-Net code is
+    ``shared_layer4=True, reduction_dim=2048, cam_energy="authors", sam_rpe="literal"`` (what
+    the ``authors`` variant, and so the ``mba`` recipe, selects)."""
     return LAGANet(num_classes, pretrained, ("sam", "cam", "global"), shared_layer4, last_stride,
-                   3, reduction_dim, dropout)
+                   3, reduction_dim, dropout, cam_energy, sam_rpe)

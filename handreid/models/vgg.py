@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from . import register_model
+from .registry import register_model
 from .backbone import build_vgg19bn
 from .heads import ReIDModel, init_classifier
 

@@ -1,10 +1,14 @@
 """The sweep: every training the selected tables and figures need, then what derives from them.
 
->>> from handreid import sweep
+>>> from handreid.repro import sweep
 >>> outcomes = sweep.reproduce("gpa-table1", profile="demo")            # trains, evaluates, summarises
 >>> sweep.reproduce("all", profile="paper", data_root="/data", dry_run=True)   # what would run, and why
 
-1. :func:`handreid.experiments.plan` lists the trainings (one per distinct run id) and the
+The sweep only schedules: what to do comes from :mod:`handreid.repro.plan` (one
+:class:`~handreid.repro.plan.Task` per training or derived evaluation), how to evaluate from
+:mod:`handreid.engine.evaluate`, where records live from :mod:`handreid.engine.records`.
+
+1. :func:`handreid.repro.plan.plan` lists the trainings (one per distinct run id) and the
    derived evaluations (cross-domain metrics, retrieval lists for the figures).
 2. Each training executes the run notebook ``notebooks/train_eval.ipynb`` with papermill into
    ``results/runs/<run_id>/run.ipynb``; a finished run (its ``metrics.json`` exists) is skipped,
@@ -28,7 +32,7 @@ Where the work runs (``executor``):
 from __future__ import annotations
 
 import concurrent.futures as cf
-import hashlib
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -36,17 +40,28 @@ import re
 import sys
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from . import experiments as ex
-from .engine import records
-from .engine.config import make_config
-from .io import read_json, write_json
-from .paths import project_root, results_dir, runs_dir
+from ..data.datasets import repeats_of
+from ..data.synthetic.demo import prepare_demo_data
+from ..engine import records
+from ..engine.config import make_config
+from ..io import write_json
+from ..paths import project_root, results_dir
+from . import cost
+from . import plan as planning
+from .plan import Plan, Task
+from .status import LiveStatus
 
 RUN_NOTEBOOK = "train_eval.ipynb"
+#: How papermill starts each notebook's kernel. The kernel's own log level is ERROR: at WARNING it
+#: prints "Kernel is running over TCP without encryption" for every notebook, which says that the
+#: kernel and this process talk over unencrypted TCP on the loopback interface of this machine
+#: (jupyter's default); nothing leaves the machine. Errors still show, and so does every output
+#: of the notebook itself.
+KERNEL = {"kernel_name": "python3", "extra_arguments": ["--IPKernelApp.log_level=ERROR"]}
 EXECUTORS = ("local", "slurm", "submitit-local", "submitit-debug")
 
 
@@ -66,42 +81,6 @@ class Outcome:
     @property
     def name(self) -> str:
         return self.run_id if self.kind == "train" else f"{self.kind} {self.run_id} -> {self.dataset}"
-
-
-@dataclass
-class Task:
-    """One unit of work: a training (papermill) or an evaluation derived from a finished run."""
-
-    kind: str                      # "train" | "cross" | "retrieval"
-    run_id: str
-    params: dict                   # the run notebook's parameters (of the source run, for derived work)
-    dataset: str = ""              # target dataset of cross / retrieval
-    options: dict = field(default_factory=dict)
-    needed_by: list[str] = field(default_factory=list)
-    log_output: bool = True
-
-    @property
-    def runs_root(self) -> Path:
-        return Path(self.params["out_dir"]) if self.params.get("out_dir") else runs_dir()
-
-    @property
-    def run_dir(self) -> Path:
-        return self.runs_root / self.run_id
-
-    @property
-    def target(self) -> Path:
-        if self.kind == "train":
-            return self.run_dir / records.METRICS
-        return self.run_dir / self.kind / f"{self.dataset}.json"
-
-    def finished(self) -> bool:
-        if not self.target.exists():
-            return False
-        if self.kind == "retrieval":  # enough queries and ranks for every figure that wants it
-            rec = read_json(self.target)
-            return (len(rec.get("queries", [])) >= self.options.get("queries", 1)
-                    and rec.get("top_k", 0) >= self.options.get("top_k", 1))
-        return True
 
 
 # ----------------------------------------------------------------------------- the work
@@ -131,9 +110,8 @@ def run_one(params: dict, log_output: bool = True) -> Outcome:
     t0 = time.perf_counter()
     try:
         papermill.execute_notebook(
-            str(notebooks_dir() / RUN_NOTEBOOK), str(partial), parameters=_jsonable(params),
-            cwd=str(notebooks_dir()), log_output=log_output, progress_bar=False,
-            kernel_name="python3")
+            str(notebooks_dir() / RUN_NOTEBOOK), str(partial), parameters=_notebook_params(params),
+            cwd=str(notebooks_dir()), log_output=log_output, progress_bar=False, **KERNEL)
     except Exception as e:  # noqa: BLE001 - a failed run must not stop the sweep
         if partial.exists():
             os.replace(partial, run_dir / "run.failed.ipynb")
@@ -160,68 +138,42 @@ def _last_line(e: BaseException) -> str:
 
 
 def _source(task: Task):
-    """Config, recipe, model and data root of the finished run a derived task starts from."""
-    from .engine.train import load_model
+    """Config, recipe, model and device of the finished run a derived task starts from."""
+    from ..engine.evaluate import resolve_device
+    from ..engine.train import load_model
 
     run = records.load_run(task.run_dir)
     cfg = make_config(**{**run.config["config"], **{k: task.params[k] for k in ("device", "data_root")
                                                    if task.params.get(k) is not None}})
-    from .engine.evaluate import resolve_device
     device = resolve_device(cfg.device)
     return cfg, cfg.resolved_recipe(), load_model(task.run_dir, device), device
 
 
 def evaluate_cross(task: Task) -> Path:
     """Metrics of a finished run's model on ``task.dataset``'s repeats (GPA-Net Table 2)."""
-    from .engine.evaluate import aggregate, evaluate_repeats
+    from ..engine.evaluate import aggregate, evaluate_repeats
 
     cfg, recipe, model, device = _source(task)
-    root = _data_root(cfg)
-    repeats = min(cfg.eval_repeats, ex.eval_repeats_of(task.dataset))
-    rows = evaluate_repeats(model, task.dataset, root, cfg.seed, range(repeats), recipe.image_size,
-                            device, flip=recipe.flip_test)
+    repeats = min(cfg.eval_repeats, repeats_of(task.dataset))
+    rows = evaluate_repeats(model, task.dataset, _data_root(cfg), cfg.seed, range(repeats), recipe.image_size,
+                            device, flip=recipe.flip_test, resize_filter=recipe.resize_filter)
     write_json(task.target, {"run_id": task.run_id, "train_dataset": cfg.dataset, "dataset": task.dataset,
                              "per_repeat": rows, "summary": aggregate(rows)})
     return task.target
 
 
 def compute_retrieval(task: Task) -> Path:
-    """Ranked gallery lists of a few queries (repeat 0) for the retrieval figures.
-
-    Queries: the first ``queries`` of distinct identities in the order of sha256(path) (the
-    same on every machine). Cosine distance on the paper's descriptor; gallery images the
-    evaluation ignores (same identity and camera, body data) are left out of the ranking.
-    """
-    import torch
-    import torch.nn.functional as F
-
-    from .data import load_split
-    from .engine.evaluate import describe
+    """Ranked gallery lists of a few queries (repeat 0) for the retrieval figures."""
+    from ..data import load_split
+    from ..engine.evaluate import retrieval_lists
 
     cfg, recipe, model, device = _source(task)
     split = load_split(task.dataset, root=_data_root(cfg), repeat=0, seed=cfg.seed)
-    feats = describe(model, split, [split.query, split.gallery], recipe.image_size, device,
-                     flip=recipe.flip_test)
-    q = split.query.assign(_h=[hashlib.sha256(str(p).encode()).hexdigest() for p in split.query["path"]])
-    q = q.sort_values("_h").drop_duplicates("pid").head(int(task.options.get("queries", 1)))
-    g = split.gallery.reset_index(drop=True)
-    gf = F.normalize(torch.stack([feats[p] for p in g["path"]]).float(), dim=1)
     top_k = int(task.options.get("top_k", 10))
-    out = []
-    for _, qr in q.iterrows():
-        d = 1 - gf @ F.normalize(feats[qr["path"]].float(), dim=0)
-        keep = torch.ones(len(g), dtype=torch.bool)
-        if split.camera_rule:
-            keep &= ~torch.tensor(((g["pid"] == qr["pid"]) & (g["camid"] == qr["camid"])).to_numpy(dtype=bool))
-        idx = torch.nonzero(keep).flatten()
-        order = idx[torch.argsort(d[idx], stable=True)]
-        ranked = [{"path": str(g.at[i, "path"]), "pid": int(g.at[i, "pid"]),
-                   "correct": bool(g.at[i, "pid"] == qr["pid"]), "distance": float(d[i])}
-                  for i in order[:top_k].tolist()]
-        first = next((r for r, i in enumerate(order.tolist(), 1) if g.at[i, "pid"] == qr["pid"]), None)
-        out.append({"path": str(qr["path"]), "pid": int(qr["pid"]), "camid": int(qr["camid"]),
-                    "ranked": ranked, "first_correct_rank": first})
-    write_json(task.target, {"run_id": task.run_id, "dataset": task.dataset, "root": str(split.root),
+    out = retrieval_lists(model, split, recipe.image_size, device, flip=recipe.flip_test,
+                          queries=int(task.options.get("queries", 1)), top_k=top_k,
+                          resize_filter=recipe.resize_filter)
+    write_json(task.target, {"run_id": task.run_id, "dataset": task.dataset,  # paths relative to the data root
                              "method": cfg.method, "method_options": cfg.method_options,
                              "top_k": top_k, "queries": out})
     return task.target
@@ -293,36 +245,46 @@ def execute(tasks: Sequence[Task], jobs: int = 1, executor: str = "local", fn: C
     if not tasks:
         return []
     n = len(tasks)
+    # One live line (runs done, epochs of the running ones, ETA) unless the notebooks stream their own output.
+    status = LiveStatus(tasks, jobs) if progress and not (jobs <= 1 and any(t.log_output for t in tasks)) else None
 
     def note(i, o):
+        if status is not None:
+            status.finished(i, o.seconds)
+            status.clear()
         if progress:
             print(f"[sweep {i + 1}/{n}] {o.status}: {o.name}"
                   + (f" ({o.seconds:.0f} s)" if o.seconds else "") + (f": {o.error}" if o.error else ""),
                   flush=True)
 
-    if executor == "local" and jobs <= 1:
-        outcomes = []
-        for i, t in enumerate(tasks):
-            if progress:
-                print(f"[sweep {i + 1}/{n}] {t.kind} {t.run_id}"
-                      + (f" -> {t.dataset}" if t.kind != "train" else f": {_describe(t.params)}"), flush=True)
-            outcomes.append(_result(fn, t, lambda t=t: fn(t)))
-            note(i, outcomes[-1])
-        return outcomes
+    with status if status is not None else contextlib.nullcontext():
+        if executor == "local" and jobs <= 1:
+            outcomes = []
+            for i, t in enumerate(tasks):
+                if progress and status is None:
+                    print(f"[sweep {i + 1}/{n}] {t.kind} {t.run_id}"
+                          + (f" -> {t.dataset}" if t.kind != "train" else f": {_describe(t.params)}"), flush=True)
+                outcomes.append(_result(fn, t, lambda t=t: fn(t)))
+                note(i, outcomes[-1])
+            return outcomes
 
-    if executor == "local":
-        on_cpu = all(str(t.params.get("device", "auto")) == "cpu" for t in tasks) or not _has_cuda()
-        threads = max(1, (os.cpu_count() or 1) // jobs) if on_cpu else None
-        outcomes: list[Outcome | None] = [None] * n
-        with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                                    initializer=_init_worker, initargs=(threads,)) as pool:
-            futures = {pool.submit(fn, t): i for i, t in enumerate(tasks)}
-            for fut in cf.as_completed(futures):
-                i = futures[fut]
-                outcomes[i] = _result(fn, tasks[i], fut.result)
-                note(i, outcomes[i])
-        return outcomes  # type: ignore[return-value]
+        if executor == "local":
+            on_cpu = all(str(t.params.get("device", "auto")) == "cpu" for t in tasks) or not _has_cuda()
+            threads = max(1, (os.cpu_count() or 1) // jobs) if on_cpu else None
+            outcomes: list[Outcome | None] = [None] * n
+            with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=_init_worker, initargs=(threads,)) as pool:
+                futures = {pool.submit(fn, t): i for i, t in enumerate(tasks)}
+                for fut in cf.as_completed(futures):
+                    i = futures[fut]
+                    outcomes[i] = _result(fn, tasks[i], fut.result)
+                    note(i, outcomes[i])
+            return outcomes  # type: ignore[return-value]
 
+        return _execute_submitit(tasks, fn, executor, folder, jobs, slurm, note)
+
+
+def _execute_submitit(tasks, fn, executor, folder, jobs, slurm, note) -> list[Outcome]:
     ex_ = make_executor(executor, folder, jobs, slurm)
     if executor == "slurm":
         subs = ex_.map_array(fn, tasks)
@@ -372,48 +334,71 @@ def _describe(p: dict) -> str:
 
 
 # ----------------------------------------------------------------------------- the sweep
-def tasks_of(plan: ex.Plan, common: dict | None = None, log_output: bool = True) -> tuple[list[Task], list[Task]]:
+def tasks_of(plan: Plan, common: dict | None = None, log_output: bool = True) -> tuple[list[Task], list[Task]]:
     """Training tasks and derived tasks of a plan, with ``common`` parameters (data_root, out_dir, device)."""
-    common = {k: v for k, v in (common or {}).items() if v is not None}
-    trains = [Task("train", r.run_id, {**r.params, **common}, needed_by=list(r.needed_by), log_output=log_output)
-              for r in plan.runs]
-    derived = [Task(e.kind, e.run_id, {**e.params, **common}, e.dataset, dict(e.options), list(e.needed_by),
-                    log_output=log_output) for e in plan.evals]
-    return trains, derived
+    common = common or {}
+    return ([t.with_params(common, log_output) for t in plan.runs],
+            [t.with_params(common, log_output) for t in plan.evals])
 
 
-def dry_run_listing(plan: ex.Plan, trains: Sequence[Task], derived: Sequence[Task], profile: str) -> str:
-    """What would run and why: one line per training (with its estimated cost in the paper profile)."""
+def with_variant(trains: list[Task], derived: list[Task], variant: str | None
+                 ) -> tuple[list[Task], list[Task], list[Outcome]]:
+    """The tasks with ``variant`` in their parameters and the run ids that follow; a task whose
+    configuration the variant rejects (the authors' SAM-RPE on non-square body images) becomes a
+    "blocked" outcome with the reason."""
+    if variant is None:
+        return trains, derived, []
+    kept: tuple[list[Task], list[Task]] = ([], [])
+    rejected = []
+    for group, tasks in zip(kept, (trains, derived)):
+        for t in tasks:
+            try:
+                rid = planning.run_id_of({**t.params, "variant": variant})
+            except ValueError as e:
+                rejected.append(Outcome(t.run_id, "blocked", error=str(e), kind=t.kind,
+                                        dataset=t.dataset or t.params.get("dataset", "")))
+                continue
+            t.params["variant"], t.run_id = variant, rid
+            group.append(t)
+    return kept[0], kept[1], rejected
+
+
+def dry_run_listing(plan: Plan, trains: Sequence[Task], derived: Sequence[Task], profile: str,
+                    missing: set[str] = frozenset()) -> str:
+    """What would run and why: one line per training (with its estimated cost in the paper profile);
+    ``missing``: datasets that are not present (their trainings are listed as blocked)."""
     lines = []
     total = 0.0
-    pending = [t for t in trains if not t.finished()]
+    pending = [t for t in trains if not t.finished() and t.params["dataset"] not in missing]
     cross_of: dict[str, list[str]] = {}
     for d in derived:
         if d.kind == "cross":
             cross_of.setdefault(d.run_id, []).append(d.dataset)
     lines.append(f"{len(trains)} trainings for {', '.join(e.key for e in plan.experiments)} "
-                 f"({profile} profile): {len(pending)} to run, {len(trains) - len(pending)} finished")
+                 f"({profile} profile): {len(pending)} to run, {sum(t.finished() for t in trains)} finished"
+                 + (f", {len(trains) - len(pending) - sum(t.finished() for t in trains)} blocked: data missing"
+                    if missing else ""))
     for t in trains:
-        status = "finished" if t.finished() else "to run"
-        cost = ""
+        status = "finished" if t.finished() else "blocked: data missing" if t.params["dataset"] in missing else "to run"
+        price = ""
         if profile == "paper":
-            c = ex.estimate_cost(t.params, cross_of.get(t.run_id, ()))
+            c = cost.estimate_cost(t.params, cross_of.get(t.run_id, ()))
             if status == "to run":
                 total += c["gpu_hours"]
-            cost = (f"  ~{ex.format_hours(c['gpu_hours'])} GPU ({c['epochs']} epochs x {c['train_images']} images"
+            price = (f"  ~{cost.format_hours(c['gpu_hours'])} GPU ({c['epochs']} epochs x {c['train_images']} images"
                     f" at {c['image_size'][0]}x{c['image_size'][1]}, {c['gflops_per_image']:.0f} GFLOPs/image)")
         why = "; ".join(t.needed_by[:3]) + (f"; +{len(t.needed_by) - 3} more" if len(t.needed_by) > 3 else "")
-        lines.append(f"  [{status}] {t.run_id}  {_describe(t.params)}{cost}\n      for {why}")
+        lines.append(f"  [{status}] {t.run_id}  {_describe(t.params)}{price}\n      for {why}")
     if derived:
         lines.append(f"{len(derived)} evaluations of finished runs (cross-domain, retrieval figures):")
         for d in derived:
             status = "finished" if d.finished() else "to evaluate"
             lines.append(f"  [{status}] {d.kind} {d.run_id} -> {d.dataset}  for {'; '.join(d.needed_by[:2])}")
     if profile == "paper":
-        g = ex.GPU_ASSUMPTION
+        g = cost.GPU_ASSUMPTION
         lines.append(f"estimated total for the trainings to run: ~{total:.1f} GPU-hours on an {g['gpu']} "
                      f"(FLOPs from torch's counter, {g['utilisation']:.0%} of {g['peak_tflops']} TFLOP/s; "
-                     "see handreid.experiments.estimate_cost)")
+                     "see handreid.repro.cost.estimate_cost)")
     return "\n".join(lines)
 
 
@@ -434,35 +419,71 @@ def reproduce(tables: str | Sequence[str] | None = "all", profile: str = "demo",
               device: str = "auto", seeds: int = 1, jobs: int = 1, executor: str = "local",
               dry_run: bool = False, datasets: Sequence[str] | None = None, methods: Sequence[str] | None = None,
               out_dir: str | None = None, log_output: bool = True, slurm: dict | None = None,
-              notebooks: bool = True) -> list[Outcome]:
+              notebooks: bool = True, retrain: bool = False, variant: str | None = None) -> list[Outcome]:
     """Plan, train, evaluate and (unless ``dry_run`` or ``notebooks=False``) run the tables and
     figures notebooks. Returns every task's outcome; prints the listing / summary.
 
+    Trainings whose record exists (committed with the repository, or from an earlier sweep) are
+    not trained again; ``retrain=True`` moves their run directories to ``runs-previous/`` beside
+    the runs folder first, so they are trained anew.
+
     ``out_dir`` moves the run records (tests); the notebooks always read ``results/runs`` under
     ``HANDREID_OUTPUT`` (or the checkout), so use that variable to relocate a whole reproduction.
+    ``variant`` ("paper" | "authors"; None: each recipe's default) is passed to every training.
     """
     if profile == "paper" and not data_root and not dry_run:
         raise ValueError("the paper profile needs data_root: the folder holding 11k/, HD/, Market-1501-v15.09.15/ ...")
-    plan = ex.plan(tables, profile=profile, seeds=seeds, datasets=datasets, methods=methods)
+    plan = planning.plan(tables, profile=profile, seeds=seeds, datasets=datasets, methods=methods)
     common = {"data_root": data_root, "out_dir": out_dir, "device": device}
     trains, derived = tasks_of(plan, common, log_output=log_output and jobs <= 1 and executor == "local")
+    trains, derived, rejected = with_variant(trains, derived, variant)
+    if rejected:
+        print("\n".join(f"[handreid] not run with variant {variant!r}: {o.name}: {o.error}" for o in rejected),
+              flush=True)
+    missing: set[str] = set()
+    if profile == "paper":  # the data check comes first; no training starts on data that is not there
+        from ..data.check import preflight
+        missing = preflight(plan, data_root, datasets, out=lambda text: print(text, flush=True))[1]
     if dry_run:
-        print(dry_run_listing(plan, trains, derived, profile), flush=True)
-        return [Outcome(t.run_id, "skipped" if t.finished() else "planned", kind=t.kind, dataset=t.dataset)
-                for t in [*trains, *derived]]
+        print(dry_run_listing(plan, trains, derived, profile, missing), flush=True)
+        return rejected + [Outcome(t.run_id, "skipped" if t.finished() else "blocked"
+                                   if {t.dataset, t.params["dataset"]} & missing else "planned",
+                                   kind=t.kind, dataset=t.dataset) for t in [*trains, *derived]]
     if profile == "demo" and data_root is None:
         needed = {t.params["dataset"] for t in trains} | {d.dataset for d in derived}
-        ex.prepare_demo_data(needed)
+        prepare_demo_data(needed)
     t0 = time.perf_counter()
-    todo = [t for t in trains if not t.finished()]
-    outcomes = [Outcome(t.run_id, "skipped", dataset=t.params["dataset"]) for t in trains if t.finished()]
+    if retrain:
+        moved = set_aside([t for t in trains if t.run_dir.exists()])
+        if moved:
+            print(f"[handreid] retrain: {len(moved)} run records moved to {moved[0].parent}", flush=True)
+            # Their derived records went with them: redo those of every table, not only the selected ones.
+            anew = {p.name for p in moved}
+            everything = planning.plan("all", profile=profile, seeds=seeds, datasets=datasets, methods=methods)
+            have = {d.key for d in derived}
+            more = with_variant([], tasks_of(everything, common, log_output=False)[1], variant)[1]
+            derived += [d for d in more if d.run_id in anew and d.key not in have]
+    blocked = [t for t in trains if not t.finished() and t.dataset in missing]
+    todo = [t for t in trains if not t.finished() and t not in blocked]
+    skipped = [Outcome(t.run_id, "skipped", dataset=t.params["dataset"]) for t in trains if t.finished()]
+    outcomes = rejected + skipped
+    if skipped:
+        print(f"[handreid] {len(skipped)} of {len(trains)} trainings already have a record in "
+              f"{trains[0].runs_root} (committed with the repository, or from an earlier sweep): they are not "
+              "trained again, and the tables and figures are rendered from them. To train them anew: "
+              "`make reproduce RETRAIN=1` (--retrain; the old records move to runs-previous/); to check a few "
+              "on this machine: `make verify`.", flush=True)
     if executor == "local":
         assign_devices(todo, local_devices(device))
-    print(f"[handreid] {len(todo)} trainings to run, {len(outcomes)} finished; jobs={jobs}, executor={executor}",
+    print(f"[handreid] {len(todo)} trainings to run, {len(skipped)} finished"
+          + (f", {len(blocked)} blocked: data missing" if blocked else "") + f"; jobs={jobs}, executor={executor}",
           flush=True)
+    outcomes += [Outcome(t.run_id, "blocked", error=f"data missing ({t.dataset})", dataset=t.dataset)
+                 for t in blocked]
     outcomes += execute(todo, jobs=jobs, executor=executor, slurm=slurm)
-    ready = [d for d in derived if (d.run_dir / records.METRICS).exists()]
-    outcomes += [Outcome(d.run_id, "blocked", error="its training did not finish", kind=d.kind, dataset=d.dataset)
+    ready = [d for d in derived if (d.run_dir / records.METRICS).exists() and d.dataset not in missing]
+    outcomes += [Outcome(d.run_id, "blocked", kind=d.kind, dataset=d.dataset,
+                         error=f"data missing ({d.dataset})" if d.dataset in missing else "its training did not finish")
                  for d in derived if d not in ready]
     todo_d = [d for d in ready if not d.finished()]
     outcomes += [Outcome(d.run_id, "skipped", kind=d.kind, dataset=d.dataset) for d in ready if d.finished()]
@@ -475,7 +496,8 @@ def reproduce(tables: str | Sequence[str] | None = "all", profile: str = "demo",
         for name in ("tables", "figures"):
             try:
                 only = tables if isinstance(tables, str) else ",".join(tables or ["all"])
-                path = run_notebook(name, profile=profile, seeds=seeds, data_root=data_root, only=only or "all")
+                path = run_notebook(name, profile=profile, seeds=seeds, data_root=data_root, only=only or "all",
+                                    variant=variant)
                 outcomes.append(Outcome(name, "done", kind="notebook", dataset=str(path)))
             except Exception as e:  # noqa: BLE001
                 outcomes.append(Outcome(name, "failed", error=_last_line(e), kind="notebook"))
@@ -484,23 +506,38 @@ def reproduce(tables: str | Sequence[str] | None = "all", profile: str = "demo",
     return outcomes
 
 
+def set_aside(tasks: Sequence[Task]) -> list[Path]:
+    """Move the run directories of ``tasks`` to ``runs-previous/<run_id>`` beside their runs folder
+    (an older copy there is replaced); returns the new locations."""
+    import shutil
+
+    moved = []
+    for t in tasks:
+        dest = t.runs_root.parent / "runs-previous" / t.run_id
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(t.run_dir, dest)
+        moved.append(dest)
+    return moved
+
+
 def run_notebook(name: str, profile: str = "demo", seeds: int = 1, data_root: str | None = None,
-                 only: str = "all") -> Path:
+                 only: str = "all", variant: str | None = None) -> Path:
     """Execute ``notebooks/<name>.ipynb`` (tables or figures) into ``results/notebooks/<name>_<profile>.ipynb``."""
     import papermill
 
-    out = results_dir() / "notebooks" / f"{name}_{profile}.ipynb"
+    out = results_dir() / "notebooks" / f"{name}_{profile}{f'-{variant}' if variant else ''}.ipynb"
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_suffix(".partial.ipynb")
-    params = {"profile": profile, "seeds": seeds, "only": only}
-    if name == "tables":
-        params["data_root"] = data_root
+    params = {"profile": profile, "seeds": seeds, "only": only, "data_root": data_root, "variant": variant}
     papermill.execute_notebook(str(notebooks_dir() / f"{name}.ipynb"), str(partial), parameters=params,
-                               cwd=str(notebooks_dir()), progress_bar=False, kernel_name="python3")
+                               cwd=str(notebooks_dir()), progress_bar=False, **KERNEL)
     os.replace(partial, out)
     print(f"[handreid] {name}: {out}", flush=True)
     return out
 
 
-def _jsonable(params: dict) -> dict:
+def _notebook_params(params: dict) -> dict:
+    """Parameters as papermill passes them (tuples become lists)."""
     return {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}

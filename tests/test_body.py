@@ -14,9 +14,12 @@ import pytest
 from PIL import Image
 from scipy.io import savemat
 
-from handreid.data import (BODY_DATASETS, DATASETS, PLANNED_DATASETS, DatasetError, dataset_repeats, load_split)
+from conftest import touch_files as _touch
+from handreid.data import (BODY_DATASETS, DATASETS, DatasetError, dataset_repeats, load_split)
+from handreid.data.datasets import body_datasets, kind_of
 from handreid.data import cuhk03
-from handreid.data.body import MSMT17_TEST_PID_OFFSET, table_i_counts
+from handreid.data.body import MSMT17_TEST_PID_OFFSET
+from handreid.data.overview import table_i_counts
 from handreid.data.synthetic import (PARAMS_FILE, WRITERS, main, write_all, write_cuhk03, write_dukemtmc,
                                      write_market1501, write_msmt17)
 
@@ -33,14 +36,6 @@ TABLE_I = {
 }
 
 
-def _touch(folder: Path, names) -> None:
-    """Create empty files (os.open/os.close: the cheapest way to make tens of thousands)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    flags = os.O_CREAT | os.O_WRONLY
-    for n in names:
-        os.close(os.open(os.path.join(folder, n), flags, 0o644))
-
-
 def _spread(total: int, n: int) -> list[int]:
     """n counts adding up to total, as equal as possible."""
     q, r = divmod(total, n)
@@ -49,9 +44,9 @@ def _spread(total: int, n: int) -> list[int]:
 
 def test_registry():
     for name in BODY:
-        assert name in DATASETS and name not in PLANNED_DATASETS and name in BODY_DATASETS
+        assert name in DATASETS and name in BODY_DATASETS and kind_of(name) == "body"
         assert dataset_repeats(name) == 1
-    assert PLANNED_DATASETS == ()
+    assert body_datasets() == BODY_DATASETS == BODY
     with pytest.raises(DatasetError, match="unknown dataset name"):
         dataset_repeats("market")
 

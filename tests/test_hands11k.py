@@ -17,8 +17,6 @@ from handreid.data import hands11k
 from handreid.data.split import check_repeat, draw_key
 from handreid.data.synthetic import write_11k
 
-# CI clones the repository next to shared/ (shared/data/11k/HandInfo.csv is the real metadata).
-REAL_CSV = Path(__file__).resolve().parents[1].parent / "shared/data/11k/HandInfo.csv"
 REPO = Path(__file__).resolve().parents[1]
 
 NAMES = ("11k-dr", "11k-dl", "11k-pr", "11k-pl")
@@ -42,10 +40,8 @@ PAIRS = [(0, 0), (1, 0), (9, 0), (4, 7)]
 
 
 @pytest.fixture(scope="module")
-def real_meta() -> pd.DataFrame:
-    if not REAL_CSV.is_file():
-        pytest.skip(f"real 11k metadata not found at {REAL_CSV} (clone the repository next to shared/)")
-    return hands11k.read_metadata(REAL_CSV)
+def real_meta(real_csv) -> pd.DataFrame:
+    return hands11k.read_metadata(real_csv)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,36 @@
+"""The demo profile's data (docs/DESIGN.md §4): synthetic trees in the real on-disk formats under
+the demo data root (``HANDREID_DEMO_DATA`` overrides it), written once and found again after.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+from ...paths import demo_data_root
+from ..datasets import writer_of
+from . import WRITERS
+
+__all__ = ["DEMO_DATA", "demo_writer", "ensure_demo_data", "prepare_demo_data"]
+
+#: Synthetic trees of the demo profile: writer (:data:`WRITERS` key) -> its parameters (the rest: defaults).
+DEMO_DATA = {"11k": {"num_subjects": 60, "images_per_aspect": (4, 8), "image_size": (160, 120)}}
+
+
+def demo_writer(dataset: str) -> str:
+    """The synthetic writer (:data:`WRITERS` key) behind a dataset name (the dataset table's ``writer``)."""
+    return writer_of(dataset)
+
+
+def ensure_demo_data(root: str | Path | None = None, datasets: tuple[str, ...] | None = None) -> Path:
+    """Write the demo profile's synthetic trees of ``datasets`` (default: all) unless already there."""
+    root = Path(root) if root is not None else demo_data_root()
+    writers = sorted({demo_writer(d) for d in datasets}) if datasets else sorted(WRITERS)
+    for w in writers:
+        WRITERS[w](root, seed=0, **DEMO_DATA.get(w, {}))
+    return root
+
+
+def prepare_demo_data(datasets: Iterable[str], root: str | Path | None = None) -> Path:
+    """Write the synthetic trees of ``datasets`` under the demo data root (or ``root``); idempotent."""
+    return ensure_demo_data(root, tuple(sorted(set(datasets))))

@@ -1,0 +1,64 @@
+"""make verify: committed records retrained on this machine, compared with what they say."""
+
+import copy
+
+import pytest
+
+from handreid.engine import records
+from handreid.engine.provenance import machine, same_kind
+from handreid.paths import project_root
+from handreid.repro import verify
+
+COMMITTED = project_root() / "results" / "runs"
+
+
+def _fake(run, **summary_delta):
+    other = copy.deepcopy(run)
+    for r in other.metrics["per_repeat"]:
+        for k, d in summary_delta.items():
+            r[k] += d
+    for k, d in summary_delta.items():
+        other.metrics["summary"][f"{k}_mean"] += d
+    return other
+
+
+def test_verdicts_identical_within_spread_and_outside():
+    run = verify.choose(COMMITTED, limit=1)[0]
+    assert verify.compare(run, copy.deepcopy(run)).verdict == "identical"
+    std = run.metrics["summary"]["rank1_std"]
+    near = verify.compare(run, _fake(run, rank1=std))          # one std off: within twice the std
+    assert near.verdict == "within the repeat spread" and near.deltas["rank1"] == pytest.approx(std)
+    far = verify.compare(run, _fake(run, rank1=2 * std + 1.0))
+    assert far.verdict == "outside" and not far.ok
+
+
+def test_seed_spread_comes_from_records_of_other_seeds():
+    run = verify.choose(COMMITTED, limit=1)[0]
+    seeds = []
+    for s, shift in ((0, 0.0), (1, 4.0), (2, 8.0)):
+        r = _fake(run, rank1=shift, mAP=shift)
+        r.config = copy.deepcopy(run.config)
+        r.config["identity"]["seed"] = s
+        seeds.append(r)
+    v = verify.compare(run, _fake(run, rank1=7.0), seeds)   # seed std of (0, 4, 8) is 4: within 8
+    assert v.verdict == "within the seed spread" and v.tolerance["rank1"] == pytest.approx(8.0)
+
+
+def test_choose_names_unknown_runs():
+    with pytest.raises(ValueError, match="no finished run record nope"):
+        verify.choose(COMMITTED, ids=["nope"])
+
+
+@pytest.mark.slow
+def test_the_fastest_committed_record_with_provenance_reproduces_here(tmp_path):
+    """CI's `make verify` on one short record: identical on the kind of machine that made it."""
+    candidates = [r for r in verify.choose(COMMITTED, limit=None) if r.config.get("machine")]
+    assert candidates, "no committed record names its machine"
+    run = candidates[0]
+    differ = same_kind(run.config["machine"], {**machine("cpu"), "threads": run.config["machine"]["threads"]})
+    if differ:
+        pytest.skip(f"{run.run_id} was made on another kind of machine ({'; '.join(differ)}): "
+                    "bit-identical reruns are promised only on the same kind")
+    (v,) = verify.verify([run.run_id], runs_root=COMMITTED, scratch=tmp_path, progress=False)
+    assert v.verdict == "identical", v.line()
+    assert records.load_run(tmp_path / run.run_id).metrics == run.metrics
