@@ -1,7 +1,7 @@
 """The prepared GPU check (DESIGN §5, issue 10): every CUDA path and GPU benchmark in one command.
 
     PYTHONPATH=. python -m handreid.gpucheck --device cuda --out results/gpu-check
-    python -m handreid.gpucheck --device cpu --scale tiny --out /tmp/gpu-check   # CI: toy size
+    python -m handreid.gpucheck --device cpu --scale tiny --out gpu-check-tiny   # CI: toy size
 
 Parts, each in its own process with its own time budget, each ending ``ok``, ``failed``
 (with the error) or ``skipped`` (with why); one failing never stops the others:
