@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import kernel
+from . import fused, kernel
 from .distance import Gallery, check_metric, features, gemm_path, pairwise_distance
 from .inputs import as_tensor, labels, shape_of
 from .kernel import CHUNK_BYTES
@@ -47,8 +47,10 @@ __all__ = ["CHUNK_BYTES", "evaluate_features", "gemm_path", "pairwise_distance",
 
 def _chunk(num_query: int, num_gallery: int, chunk_size: Any, device, dtype) -> int:
     if chunk_size is None:
-        fused = kernel.uses_fused(device, dtype, num_query * num_gallery)
-        return kernel.chunk_rows(num_query, num_gallery, dtype.itemsize, fused)
+        rows = kernel.chunk_rows(num_query, num_gallery, dtype.itemsize, fused_kernel=True)
+        if kernel.uses_fused(device, dtype, rows * num_gallery, wait=False):
+            return rows
+        return kernel.chunk_rows(num_query, num_gallery, dtype.itemsize, fused_kernel=False)
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer or None; got {chunk_size!r}")
     return int(chunk_size)
@@ -120,6 +122,8 @@ def evaluate_features(
     qp, gp, qc, gc = labels(Q, G, q_pids, g_pids, q_camids, g_camids, f"qf has {Q} rows and gf has {G} rows")
     dev = qf.device
     step = _chunk(Q, G, chunk_size, dev, qf.dtype)
+    if kernel._USE_FUSED:
+        fused.load_in_background(dev, qf.dtype, min(step, Q) * G)  # while the first block is computed
     gl = kernel.GalleryLabels.build(gp, gc, dev)
     qp = qp.to(dev)
     qc = None if qc is None else qc.to(dev)

@@ -16,6 +16,7 @@ numba, or on a GPU, the bucketed kernel is used: same results.
 
 from __future__ import annotations
 
+import threading
 import warnings
 
 import torch
@@ -24,6 +25,7 @@ from torch import Tensor
 #: Chunks with fewer distances than this use the bucketed kernel (no compilation for small sets).
 MIN_ELEMENTS = 1 << 20
 _kernel = None  # the compiled function; False when numba is missing or compilation failed
+_loading: threading.Thread | None = None
 
 
 def _build():
@@ -53,16 +55,57 @@ def _build():
     return less_equal_counts
 
 
-def available(device: torch.device, dtype: torch.dtype, numel: int) -> bool:
-    """True when the fused kernel ranks a (CPU, float, large enough) block, numba being installed."""
+def _load() -> None:
+    """Import numba and load (or compile) the kernel: about 2 s the first time in a process."""
     global _kernel
-    if torch.device(device).type != "cpu" or dtype not in (torch.float32, torch.float64) or numel < MIN_ELEMENTS:
+    try:
+        kernel = _build()
+        x = torch.zeros(2, 3).numpy()
+        kernel(x, x[:, :1].copy(), *(torch.zeros(2, 1, dtype=torch.int64).numpy() for _ in range(2)),
+               torch.zeros(2, dtype=torch.int64).numpy())
+        _kernel = kernel
+    except ImportError:
+        _kernel = False
+    except Exception as exc:  # a numba / LLVM failure on this machine: fall back, say so once
+        warnings.warn(f"handreid.metrics: the fused kernel failed ({type(exc).__name__}: {exc}); "
+                      "using the bucketed kernel", RuntimeWarning, stacklevel=2)
+        _kernel = False
+
+
+def _eligible(device, dtype: torch.dtype, numel: int) -> bool:
+    return torch.device(device).type == "cpu" and dtype in (torch.float32, torch.float64) and numel >= MIN_ELEMENTS
+
+
+def expected(device, dtype: torch.dtype, numel: int) -> bool:
+    """Whether :func:`available` will say yes, without waiting for the kernel to load."""
+    if _kernel is False or not _eligible(device, dtype, numel):
+        return False
+    if _kernel is None and _loading is None:
+        import importlib.util
+
+        return importlib.util.find_spec("numba") is not None
+    return True
+
+
+def load_in_background(device, dtype: torch.dtype, numel: int) -> None:
+    """Start loading the kernel while the caller computes its first distance block."""
+    global _loading
+    if _kernel is None and _loading is None and _eligible(device, dtype, numel):
+        _loading = threading.Thread(target=_load, name="handreid-fused-load", daemon=True)
+        _loading.start()
+
+
+def available(device, dtype: torch.dtype, numel: int) -> bool:
+    """True when the fused kernel ranks a (CPU, float, large enough) block, numba being installed."""
+    global _loading
+    if not _eligible(device, dtype, numel):
         return False
     if _kernel is None:
-        try:
-            _kernel = _build()
-        except ImportError:
-            _kernel = False
+        if _loading is not None:
+            _loading.join()
+            _loading = None
+        else:
+            _load()
     return _kernel is not False
 
 

@@ -49,9 +49,10 @@ def _bucket_scratch_per_row(num_gallery: int, itemsize: int) -> int:
     return (itemsize + 1) * num_gallery + _BUCKET_TABLE_BYTES * min(_BUCKETS, num_gallery)
 
 
-def uses_fused(device: torch.device, dtype: torch.dtype, numel: int) -> bool:
-    """Whether a block of ``numel`` distances is ranked by the fused kernel."""
-    return _USE_FUSED and fused.available(device, dtype, numel)
+def uses_fused(device: torch.device, dtype: torch.dtype, numel: int, wait: bool = True) -> bool:
+    """Whether a block of ``numel`` distances is ranked by the fused kernel (``wait=False``: will
+    be, if the kernel loads)."""
+    return _USE_FUSED and (fused.available if wait else fused.expected)(device, dtype, numel)
 
 
 def chunk_rows(num_query: int, num_gallery: int, itemsize: int = 4, fused_kernel: bool = False) -> int:

@@ -44,15 +44,12 @@ def ranking(dist_row: np.ndarray) -> np.ndarray:
 
 def match_positions(order, q_pid, g_pids, q_camid=None, g_camids=None) -> list[int]:
     """1-based positions of the true matches in the ranking ``order`` after the camera rule."""
-    positions, position = [], 0
-    for j in order:
-        same_pid = g_pids[j] == q_pid
-        if q_camid is not None and same_pid and g_camids[j] == q_camid:
-            continue  # same pid and same camera: removed from this query's ranking
-        position += 1
-        if same_pid:
-            positions.append(position)
-    return positions
+    g_pids = np.asarray(g_pids)[order]
+    same_pid = g_pids == q_pid
+    if q_camid is not None:
+        junk = same_pid & (np.asarray(g_camids)[order] == q_camid)  # same pid and same camera
+        same_pid = same_pid[~junk]  # removed from this query's ranking
+    return [int(p) + 1 for p in np.flatnonzero(same_pid)]
 
 
 def average_precision(positions: list[int]) -> float:
