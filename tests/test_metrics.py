@@ -303,6 +303,26 @@ def test_results_do_not_depend_on_chunking(monkeypatch, name):
     assert_same(whole, reference_metrics(dist, qp, gp, qc, gc))
 
 
+def test_without_numba_or_when_the_kernel_fails_the_bucketed_kernel_answers(monkeypatch):
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(4)
+    dist, qp, gp, qc, gc = random_problem(rng, 30, 500, 12, 3)
+    ref = reference_metrics(dist, qp, gp, qc, gc)
+    monkeypatch.setattr(fused, "MIN_ELEMENTS", 0)
+
+    def no_numba():
+        raise ImportError("No module named 'numba'")
+
+    monkeypatch.setattr(fused, "_kernel", None)
+    monkeypatch.setattr(fused, "_build", no_numba)
+    assert_same(rank_metrics(dist, qp, gp, qc, gc), ref)
+    assert fused._kernel is False
+    monkeypatch.setattr(fused, "_kernel", lambda *args: 1 / 0)  # loaded, then fails when called
+    with pytest.warns(RuntimeWarning, match=r"the fused kernel failed \(ZeroDivisionError: .*using the bucketed"):
+        assert_same(rank_metrics(dist, qp, gp, qc, gc), ref)
+    assert fused._kernel is False
+
+
 # Recorded from handreid/metrics.py before it became a package (commit f0d4c76), as float.hex:
 # (mAP, mINP, num_valid, cmc at ranks 1, 5, 10). Committed run records depend on these bits.
 GOLDEN = {

@@ -3,8 +3,8 @@
 For the rows ``d`` (B, G) of a chunk and each row's own-pid distances ``t`` (B, M), sorted, one
 compiled pass counts ``less[b, k] = #{j : d[b, j] < t[b, k]}`` and
 ``equal[b, k] = #{j : d[b, j] == t[b, k]}``. A row is 330 kB at MSMT17 scale, so the M
-comparisons per item run from the core's cache: about 0.8 s for all 11,659 x 82,161 distances on
-2 cores, against 11 s for the bucketed kernel (BENCHMARKS.md). When ``equal`` counts only the
+comparisons per item run from the core's cache, 16 at a time (BENCHMARKS.md has the timings
+against the bucketed kernel and the GEMM). When ``equal`` counts only the
 row's own-pid items that share the value, the stable-sort position of own-pid item ``k`` is
 ``less + (its place among those equal own-pid items) + 1``, exactly; a row where some other
 gallery item ties with an own-pid item is reported back and ranked by a stable sort instead
@@ -55,8 +55,16 @@ def _build():
     return less_equal_counts
 
 
+def _give_up(exc: Exception) -> None:
+    """A numba / LLVM failure on this machine: use the bucketed kernel from now on, and say so."""
+    global _kernel
+    warnings.warn(f"handreid.metrics: the fused kernel failed ({type(exc).__name__}: {exc}); "
+                  "using the bucketed kernel", RuntimeWarning, stacklevel=3)
+    _kernel = False
+
+
 def _load() -> None:
-    """Import numba and load (or compile) the kernel: about 2 s the first time in a process."""
+    """Import numba and load the kernel from numba's cache (or compile it): once per process."""
     global _kernel
     try:
         kernel = _build()
@@ -66,10 +74,8 @@ def _load() -> None:
         _kernel = kernel
     except ImportError:
         _kernel = False
-    except Exception as exc:  # a numba / LLVM failure on this machine: fall back, say so once
-        warnings.warn(f"handreid.metrics: the fused kernel failed ({type(exc).__name__}: {exc}); "
-                      "using the bucketed kernel", RuntimeWarning, stacklevel=2)
-        _kernel = False
+    except Exception as exc:  # noqa: BLE001
+        _give_up(exc)
 
 
 def _eligible(device, dtype: torch.dtype, numel: int) -> bool:
@@ -112,7 +118,6 @@ def available(device, dtype: torch.dtype, numel: int) -> bool:
 def less_equal_counts(d: Tensor, t: Tensor) -> tuple[Tensor, Tensor, bool] | None:
     """``(less, equal, has_nan)``: int64 (B, M) counts of each row of ``d`` below / at each of
     its ``t``, and whether ``d`` holds a NaN. ``None`` (use another kernel) if compilation fails."""
-    global _kernel
     import numba
 
     B, M = t.shape
@@ -123,9 +128,7 @@ def less_equal_counts(d: Tensor, t: Tensor) -> tuple[Tensor, Tensor, bool] | Non
     try:
         _kernel(d.contiguous().numpy(), t.to(d.dtype).contiguous().numpy(), less.numpy(), equal.numpy(),
                 nan.numpy())
-    except Exception as exc:  # a numba / LLVM failure on this machine: fall back, say so once
-        warnings.warn(f"handreid.metrics: the fused kernel failed ({type(exc).__name__}: {exc}); "
-                      "using the bucketed kernel", RuntimeWarning, stacklevel=2)
-        _kernel = False
+    except Exception as exc:  # noqa: BLE001
+        _give_up(exc)
         return None
     return less, equal, bool(nan.any())
