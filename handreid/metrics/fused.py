@@ -1,17 +1,14 @@
-"""The single-pass counting kernel (CPU): each query row is read once, in cache.
+"""The single-pass ranking kernel (CPU): each query row is read once, from cache.
 
-For the rows ``d`` (B, G) of a chunk and each row's own-pid distances ``t`` (B, M), sorted, one
-compiled pass counts ``less[b, k] = #{j : d[b, j] < t[b, k]}`` and
-``equal[b, k] = #{j : d[b, j] == t[b, k]}``. A row is 330 kB at MSMT17 scale, so the M
-comparisons per item run from the core's cache, 16 at a time (BENCHMARKS.md has the timings
-against the bucketed kernel and the GEMM). When ``equal`` counts only the
-row's own-pid items that share the value, the stable-sort position of own-pid item ``k`` is
-``less + (its place among those equal own-pid items) + 1``, exactly; a row where some other
-gallery item ties with an own-pid item is reported back and ranked by a stable sort instead
-(:func:`handreid.metrics.kernel.positions`).
+For the rows ``d`` (B, G) of a chunk and each row's own-pid items (distances ``t``, columns
+``ti``; B x M), one compiled pass counts the items a stable sort puts before each own-pid item:
+those with a smaller distance, and those with an equal distance and a lower column. That count
+plus one *is* the item's position, exactly, whatever the ties: no sort, no fallback. A row is
+330 kB at MSMT17 scale, so the M comparisons per item run from the core's cache, 16 at a time
+(BENCHMARKS.md has the timings against the bucketed kernel and the GEMM).
 
 Compiled with numba (LLVM; ``cache=True`` keeps the machine code between processes). Without
-numba, or on a GPU, the bucketed kernel is used: same results.
+numba, or on a GPU, the bucketed kernel (:mod:`handreid.metrics.kernel`) answers: same results.
 """
 
 from __future__ import annotations
@@ -32,7 +29,7 @@ def _build():
     from numba import njit, prange
 
     @njit(parallel=True, cache=True, nogil=True)
-    def less_equal_counts(d, t, less, equal, nan):  # pragma: no cover - runs as machine code
+    def items_before(d, t, ti, before, nan):  # pragma: no cover - runs as machine code
         rows, cols = d.shape
         m = t.shape[1]
         for b in prange(rows):
@@ -43,16 +40,15 @@ def _build():
             nan[b] = bad
             for k in range(m):
                 tk = t[b, k]
-                lt = 0
-                eq = 0
-                for j in range(cols):
-                    x = row[j]
-                    lt += x < tk
-                    eq += x == tk
-                less[b, k] = lt
-                equal[b, k] = eq
+                ik = ti[b, k]
+                n = 0
+                for j in range(ik):  # items before it in gallery order: smaller or equal
+                    n += row[j] <= tk
+                for j in range(ik, cols):  # the item itself and those after it: smaller only
+                    n += row[j] < tk
+                before[b, k] = n
 
-    return less_equal_counts
+    return items_before
 
 
 def _give_up(exc: Exception) -> None:
@@ -70,7 +66,7 @@ def _load() -> None:
         kernel = _build()
         x = torch.zeros(2, 3).numpy()
         kernel(x, x[:, :1].copy(), *(torch.zeros(2, 1, dtype=torch.int64).numpy() for _ in range(2)),
-               torch.zeros(2, dtype=torch.int64).numpy())
+               torch.zeros(2, dtype=torch.int64).numpy())  # loads (or compiles) it for float32
         _kernel = kernel
     except ImportError:
         _kernel = False
@@ -115,20 +111,20 @@ def available(device, dtype: torch.dtype, numel: int) -> bool:
     return _kernel is not False
 
 
-def less_equal_counts(d: Tensor, t: Tensor) -> tuple[Tensor, Tensor, bool] | None:
-    """``(less, equal, has_nan)``: int64 (B, M) counts of each row of ``d`` below / at each of
-    its ``t``, and whether ``d`` holds a NaN. ``None`` (use another kernel) if compilation fails."""
+def items_before(d: Tensor, t: Tensor, ti: Tensor) -> tuple[Tensor, bool] | None:
+    """``(before, has_nan)``: for the item at column ``ti[b, k]`` with distance ``t[b, k]``, the
+    number of items of row ``b`` of ``d`` ranked before it by a stable sort,
+    ``#{j : d[b, j] < t[b, k]} + #{j < ti[b, k] : d[b, j] == t[b, k]}`` (int64, (B, M)), and
+    whether ``d`` holds a NaN. ``None`` (use another kernel) if the kernel fails."""
     import numba
 
-    B, M = t.shape
-    less = torch.empty(B, M, dtype=torch.int64)
-    equal = torch.empty(B, M, dtype=torch.int64)
-    nan = torch.empty(B, dtype=torch.int64)
+    before = torch.empty(t.shape, dtype=torch.int64)
+    nan = torch.empty(t.shape[0], dtype=torch.int64)
     numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
     try:
-        _kernel(d.contiguous().numpy(), t.to(d.dtype).contiguous().numpy(), less.numpy(), equal.numpy(),
-                nan.numpy())
+        _kernel(d.contiguous().numpy(), t.to(d.dtype).contiguous().numpy(),
+                ti.to(torch.int64).contiguous().numpy(), before.numpy(), nan.numpy())
     except Exception as exc:  # noqa: BLE001
         _give_up(exc)
         return None
-    return less, equal, bool(nan.any())
+    return before, bool(nan.any())

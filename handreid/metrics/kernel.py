@@ -3,8 +3,7 @@
 Only the positions of each query's own-pid gallery items matter. They are found by counting:
 
 * **fused** (CPU, numba; :mod:`handreid.metrics.fused`): one compiled pass per row counts the
-  items below and equal to each own-pid distance; rows where another item ties with an own-pid
-  item are ranked by a stable sort.
+  items a stable sort puts before each own-pid item.
 * **bucketed** (any device, plain torch; the fallback): (a) map every distance to one of
   ``_BUCKETS`` equal-width buckets of its row (a monotone map: rounding via the float
   magic-number trick), (b) count items per bucket (one ``index_add_``) and prefix-sum the counts,
@@ -164,30 +163,16 @@ def _positions_sort(d: Tensor, pidx: Tensor, rows: Tensor | None = None) -> Tens
     return out
 
 
-def _positions_fused(d: Tensor, pidx: Tensor, dP: Tensor, real: Tensor, what: str) -> Tensor | None:
-    """Same as :func:`_positions_sort` for the real (non-padding) items, by one counting pass
-    (:mod:`handreid.metrics.fused`); rows where another item ties with an own-pid item are
-    sorted. ``pidx``/``dP`` (B, M) are sorted by (distance, index); ``None`` if the kernel failed."""
-    counts = fused.less_equal_counts(d, dP)
+def _positions_fused(d: Tensor, pidx: Tensor, dP: Tensor, what: str) -> Tensor | None:
+    """Same as :func:`_positions_sort`, by one counting pass (:mod:`handreid.metrics.fused`);
+    ``None`` if the kernel failed."""
+    counts = fused.items_before(d, dP, pidx)
     if counts is None:
         return None
-    less, equal, has_nan = counts
+    before, has_nan = counts
     if has_nan:
         raise ValueError(f"{what} contains NaN")
-    B, M = pidx.shape
-    # runs of equal distances among a row's sorted own-pid items: start index and length
-    j = torch.arange(M, device=d.device).expand(B, M)
-    run_start = real.clone()
-    run_start[:, 1:] &= dP[:, 1:] != dP[:, :-1]
-    s_j = torch.cummax(torch.where(run_start, j, torch.zeros_like(j)), 1).values
-    run_len = torch.zeros(B, M + 1, dtype=torch.int64, device=d.device)
-    run_len.scatter_add_(1, torch.where(real, s_j, torch.full_like(s_j, M)), torch.ones_like(s_j))
-    # with no other item at its distance, item k follows the `less` smaller ones and its own run
-    pos = less + (j - s_j) + 1
-    tied = (real & (equal != run_len.gather(1, s_j))).any(1).nonzero().squeeze(1)
-    if tied.numel():
-        pos[tied] = _positions_sort(d, pidx[tied], tied)
-    return pos
+    return before + 1
 
 
 # float dtype -> (int view dtype, magic 2**mantissa_bits, bit pattern of that magic): for
@@ -327,7 +312,7 @@ def accumulate(acc: Acc, d: Tensor, q_pids: Tensor, q_camids: Tensor | None, gl:
 
     pos = None
     if use_fused:
-        pos = _positions_fused(d, pidx, dP, real, acc.what)
+        pos = _positions_fused(d, pidx, dP, acc.what)
         if pos is None:  # the kernel failed on this machine: check what the bucketed kernel needs
             lo, hi = d.amin(1), d.amax(1)
             finite = bool(torch.isfinite(lo).all() & torch.isfinite(hi).all())
