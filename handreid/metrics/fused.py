@@ -2,8 +2,9 @@
 
 For the rows ``d`` (B, G) of a chunk and each row's own-pid items (distances ``t``, columns
 ``ti``; B x M), one compiled pass counts the items a stable sort puts before each own-pid item:
-those with a smaller distance, and those with an equal distance and a lower column. That count
-plus one *is* the item's position, exactly, whatever the ties: no sort, no fallback. A row is
+those with a smaller distance, and (a second, partial pass, only when the distance is shared)
+those with an equal distance and a lower column. That count plus one *is* the item's position,
+exactly, whatever the ties: no sort, no fallback. A row is
 330 kB at MSMT17 scale, so the M comparisons per item run from the core's cache, 16 at a time
 (BENCHMARKS.md has the timings against the bucketed kernel and the GEMM).
 
@@ -29,26 +30,30 @@ def _build():
     from numba import njit, prange
 
     @njit(parallel=True, cache=True, nogil=True)
-    def items_before(d, t, ti, before, nan):  # pragma: no cover - runs as machine code
+    def count_before(d, t, ti, cnt, before, nan):  # pragma: no cover - runs as machine code
         rows, cols = d.shape
-        m = t.shape[1]
         for b in prange(rows):
             row = d[b]
             bad = 0
             for j in range(cols):
                 bad += row[j] != row[j]
             nan[b] = bad
-            for k in range(m):
+            for k in range(cnt[b]):  # the row's own-pid items (the rest is padding)
                 tk = t[b, k]
-                ik = ti[b, k]
-                n = 0
-                for j in range(ik):  # items before it in gallery order: smaller or equal
-                    n += row[j] <= tk
-                for j in range(ik, cols):  # the item itself and those after it: smaller only
-                    n += row[j] < tk
-                before[b, k] = n
+                lt = 0
+                eq = 0
+                for j in range(cols):
+                    x = row[j]
+                    lt += x < tk
+                    eq += x == tk
+                if eq > 1:  # other items at this distance: those in lower columns come first
+                    eq = 0
+                    for j in range(ti[b, k]):
+                        eq += row[j] == tk
+                    lt += eq
+                before[b, k] = lt
 
-    return items_before
+    return count_before
 
 
 def _give_up(exc: Exception) -> None:
@@ -65,8 +70,8 @@ def _load() -> None:
     try:
         kernel = _build()
         x = torch.zeros(2, 3).numpy()
-        kernel(x, x[:, :1].copy(), *(torch.zeros(2, 1, dtype=torch.int64).numpy() for _ in range(2)),
-               torch.zeros(2, dtype=torch.int64).numpy())  # loads (or compiles) it for float32
+        i = torch.zeros(2, 1, dtype=torch.int64).numpy()
+        kernel(x, x[:, :1].copy(), i, i[:, 0].copy(), i.copy(), i[:, 0].copy())  # loads it for float32
         _kernel = kernel
     except ImportError:
         _kernel = False
@@ -111,19 +116,21 @@ def available(device, dtype: torch.dtype, numel: int) -> bool:
     return _kernel is not False
 
 
-def items_before(d: Tensor, t: Tensor, ti: Tensor) -> tuple[Tensor, bool] | None:
-    """``(before, has_nan)``: for the item at column ``ti[b, k]`` with distance ``t[b, k]``, the
-    number of items of row ``b`` of ``d`` ranked before it by a stable sort,
-    ``#{j : d[b, j] < t[b, k]} + #{j < ti[b, k] : d[b, j] == t[b, k]}`` (int64, (B, M)), and
-    whether ``d`` holds a NaN. ``None`` (use another kernel) if the kernel fails."""
+def items_before(d: Tensor, t: Tensor, ti: Tensor, cnt: Tensor) -> tuple[Tensor, bool] | None:
+    """``(before, has_nan)``: for the item at column ``ti[b, k]`` with distance ``t[b, k]``
+    (``k < cnt[b]``; later entries are padding, left 0), the number of items of row ``b`` of
+    ``d`` a stable sort ranks before it, ``#{j : d[b, j] < t[b, k]} + #{j < ti[b, k] :
+    d[b, j] == t[b, k]}`` (int64, (B, M)), and whether ``d`` holds a NaN. ``None`` (use another
+    kernel) if the kernel fails."""
     import numba
 
-    before = torch.empty(t.shape, dtype=torch.int64)
+    before = torch.zeros(t.shape, dtype=torch.int64)
     nan = torch.empty(t.shape[0], dtype=torch.int64)
     numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
     try:
         _kernel(d.contiguous().numpy(), t.to(d.dtype).contiguous().numpy(),
-                ti.to(torch.int64).contiguous().numpy(), before.numpy(), nan.numpy())
+                ti.to(torch.int64).contiguous().numpy(), cnt.to(torch.int64).contiguous().numpy(),
+                before.numpy(), nan.numpy())
     except Exception as exc:  # noqa: BLE001
         _give_up(exc)
         return None

@@ -163,10 +163,10 @@ def _positions_sort(d: Tensor, pidx: Tensor, rows: Tensor | None = None) -> Tens
     return out
 
 
-def _positions_fused(d: Tensor, pidx: Tensor, dP: Tensor, what: str) -> Tensor | None:
-    """Same as :func:`_positions_sort`, by one counting pass (:mod:`handreid.metrics.fused`);
-    ``None`` if the kernel failed."""
-    counts = fused.items_before(d, dP, pidx)
+def _positions_fused(d: Tensor, pidx: Tensor, dP: Tensor, real: Tensor, what: str) -> Tensor | None:
+    """Same as :func:`_positions_sort` for the real (non-padding) items, which come first in each
+    row, by one counting pass (:mod:`handreid.metrics.fused`); ``None`` if the kernel failed."""
+    counts = fused.items_before(d, dP, pidx, real.sum(1))
     if counts is None:
         return None
     before, has_nan = counts
@@ -312,7 +312,7 @@ def accumulate(acc: Acc, d: Tensor, q_pids: Tensor, q_camids: Tensor | None, gl:
 
     pos = None
     if use_fused:
-        pos = _positions_fused(d, pidx, dP, acc.what)
+        pos = _positions_fused(d, pidx, dP, real, acc.what)
         if pos is None:  # the kernel failed on this machine: check what the bucketed kernel needs
             lo, hi = d.amin(1), d.amax(1)
             finite = bool(torch.isfinite(lo).all() & torch.isfinite(hi).all())
