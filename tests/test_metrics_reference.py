@@ -140,3 +140,19 @@ def test_one_match_per_query_identity():
     assert authors - rank1 == pytest.approx(out["mAP_trapezoid"] - rank1, abs=1e-12)
     assert out["mAP_trapezoid"] - rank1 == pytest.approx((out["mAP"] - rank1) / 2, abs=1e-12)
     assert out["mAP"] - out["mAP_trapezoid"] == pytest.approx(authors - rank1, abs=1e-12) and authors > rank1
+
+
+def test_run_records_keep_both_mAPs():
+    """engine.evaluate passes mAP_trapezoid into each repeat's row and the summary; records
+    written before it existed (no mAP_trapezoid) still aggregate."""
+    from handreid.engine.evaluate import aggregate, summarize
+
+    # query 1: its match at rank 2; query 2: rankings g1 g2 g0, its matches at ranks 2 and 3
+    out = rank_metrics(np.array([[0.1, 0.2, 0.3], [0.3, 0.1, 0.2]]), [1, 2], [2, 1, 2])
+    row = summarize(out, 2, 3)
+    assert row["mAP"] == pytest.approx(100 * (1 / 2 + (1 / 2 + 2 / 3) / 2) / 2)
+    assert row["mAP_trapezoid"] == pytest.approx(100 * (1 / 4 + ((0 + 1 / 2) / 2 + (1 / 2 + 2 / 3) / 2) / 2) / 2)
+    summary = aggregate([row, dict(row, mAP_trapezoid=0.0)])
+    assert summary["mAP_trapezoid_mean"] == pytest.approx(row["mAP_trapezoid"] / 2)
+    old = {k: v for k, v in row.items() if k != "mAP_trapezoid"}
+    assert "mAP_trapezoid_mean" not in aggregate([old, row]) and aggregate([old])["mAP_mean"] == row["mAP"]
