@@ -1,4 +1,5 @@
-"""Tests for handreid.metrics: CMC / mAP / mINP against a plain per-query reference."""
+"""Tests for handreid.metrics: the fast kernel against the library's per-query reference
+(:mod:`handreid.metrics.reference`, tested on its own in test_metrics_reference.py)."""
 
 from __future__ import annotations
 
@@ -9,53 +10,28 @@ import pytest
 import torch
 
 from handreid import metrics
-from handreid.metrics import evaluate_features, pairwise_distance, rank_metrics
-
-
-# --------------------------------------------------------------------------------------------
-# brute-force reference: one query at a time, written as plainly as possible
-# --------------------------------------------------------------------------------------------
+from handreid.metrics import distance, evaluate_features, fused, kernel, pairwise_distance, rank_metrics
 
 
 def reference_metrics(dist, q_pids, g_pids, q_camids=None, g_camids=None):
-    dist = np.asarray(dist, dtype=np.float64)
-    num_query, num_gallery = dist.shape
-    first_match_counts = np.zeros(num_gallery)
-    aps, inps = [], []
-    for i in range(num_query):
-        order = np.argsort(dist[i], kind="stable")  # ties: lower gallery index first
-        ranked_matches = []
-        for j in order:
-            same_pid = g_pids[j] == q_pids[i]
-            if q_camids is not None and same_pid and g_camids[j] == q_camids[i]:
-                continue  # same pid, same camera: removed from this query's ranking
-            ranked_matches.append(bool(same_pid))
-        positions = [p + 1 for p, is_match in enumerate(ranked_matches) if is_match]
-        if not positions:
-            continue  # no true match: query skipped
-        first_match_counts[positions[0] - 1] += 1
-        aps.append(sum((k + 1) / p for k, p in enumerate(positions)) / len(positions))
-        inps.append(len(positions) / positions[-1])
-    num_valid = len(aps)
-    if num_valid == 0:
+    """The library's reference, or None when no query has a true match."""
+    try:
+        return metrics.reference_metrics(dist, q_pids, g_pids, q_camids, g_camids)
+    except ValueError as e:
+        assert "no query has a true match" in str(e)
         return None
-    return {
-        "cmc": np.cumsum(first_match_counts) / num_valid,
-        "mAP": float(np.mean(aps)),
-        "mINP": float(np.mean(inps)),
-        "num_valid": num_valid,
-    }
 
 
 def assert_same(out, ref):
-    assert set(out) == {"cmc", "mAP", "mINP", "num_valid"}
+    assert list(out) == ["cmc", "mAP", "mAP_trapezoid", "mINP", "num_valid"]
     assert isinstance(out["cmc"], np.ndarray) and out["cmc"].dtype == np.float64
-    assert isinstance(out["mAP"], float) and isinstance(out["mINP"], float)
+    assert all(isinstance(out[k], float) for k in ("mAP", "mAP_trapezoid", "mINP"))
     assert isinstance(out["num_valid"], int)
     assert out["num_valid"] == ref["num_valid"]
     np.testing.assert_allclose(out["cmc"], ref["cmc"], rtol=0, atol=1e-12)
     assert out["mAP"] == pytest.approx(ref["mAP"], abs=1e-12)
     assert out["mINP"] == pytest.approx(ref["mINP"], abs=1e-12)
+    assert out["mAP_trapezoid"] == pytest.approx(ref["mAP_trapezoid"], abs=1e-12)
 
 
 def random_problem(rng, num_query, num_gallery, num_ids, num_cams, tie_levels=None):
@@ -70,22 +46,35 @@ def random_problem(rng, num_query, num_gallery, num_ids, num_cams, tie_levels=No
     return dist, q_pids, g_pids, q_cams, g_cams
 
 
-# Kernel routes: bucket counting with various resolutions (1 bucket = every item compared
-# exactly), and the stable-sort fallback. All must give identical answers.
+# Kernel routes: the fused counting pass (numba), bucket counting with various resolutions
+# (1 bucket = every item compared exactly), and the stable-sort fallback. All must give identical
+# answers. Small inputs take the bucketed route by default.
 ROUTES = {
-    "default": {},
-    "buckets=1": {"_BUCKETS": 1, "_TIE_LIMIT": float("inf")},
-    "buckets=3": {"_BUCKETS": 3, "_TIE_LIMIT": float("inf")},
-    "buckets=64,small-tie-blocks": {"_BUCKETS": 64, "_TIE_LIMIT": float("inf"), "_TIE_BLOCK": 300},
-    "sort": {"_TIE_LIMIT": -1.0},
+    "default": [],
+    "fused": [(fused, "MIN_ELEMENTS", 0)],
+    "buckets=1": [(kernel, "_USE_FUSED", False), (kernel, "_BUCKETS", 1), (kernel, "_TIE_LIMIT", float("inf"))],
+    "buckets=3": [(kernel, "_USE_FUSED", False), (kernel, "_BUCKETS", 3), (kernel, "_TIE_LIMIT", float("inf"))],
+    "buckets=64,small-tie-blocks": [(kernel, "_USE_FUSED", False), (kernel, "_BUCKETS", 64),
+                                    (kernel, "_TIE_LIMIT", float("inf")), (kernel, "_TIE_BLOCK", 300)],
+    "sort": [(kernel, "_USE_FUSED", False), (kernel, "_TIE_LIMIT", -1.0)],
+    "sort,one-row-slices": [(kernel, "_USE_FUSED", False), (kernel, "_TIE_LIMIT", -1.0),
+                            (kernel, "CHUNK_BYTES", 1)],
 }
+
+
+def use_route(monkeypatch, name):
+    if name == "fused":
+        pytest.importorskip("numba")
+    for module, attr, value in ROUTES[name]:
+        monkeypatch.setattr(module, attr, value)
 
 
 @pytest.fixture(params=list(ROUTES))
 def route(request, monkeypatch):
-    for name, value in ROUTES[request.param].items():
-        monkeypatch.setattr(metrics, name, value)
-    return request.param
+    use_route(monkeypatch, request.param)
+    yield request.param
+    if request.param == "fused":
+        assert fused._kernel, "the fused route was not taken"
 
 
 # --------------------------------------------------------------------------------------------
@@ -214,14 +203,15 @@ def test_bucket_kernel_equals_sort_kernel_on_medium_problem(monkeypatch, buckets
     rng = np.random.default_rng(8)
     dist, qp, gp, qc, gc = random_problem(rng, 40, 3000, 80, 6)
     dist[:, 1::2] = np.round(dist[:, 1::2], 3)  # many exact ties with distinct values around
-    monkeypatch.setattr(metrics, "_BUCKETS", buckets)
-    monkeypatch.setattr(metrics, "_TIE_LIMIT", float("inf"))
+    monkeypatch.setattr(kernel, "_USE_FUSED", False)
+    monkeypatch.setattr(kernel, "_BUCKETS", buckets)
+    monkeypatch.setattr(kernel, "_TIE_LIMIT", float("inf"))
     fast = rank_metrics(dist, qp, gp, qc, gc)
-    monkeypatch.setattr(metrics, "_TIE_LIMIT", -1.0)
+    monkeypatch.setattr(kernel, "_TIE_LIMIT", -1.0)
     slow = rank_metrics(dist, qp, gp, qc, gc)
     assert fast["num_valid"] == slow["num_valid"] > 0
     np.testing.assert_array_equal(fast["cmc"], slow["cmc"])
-    assert (fast["mAP"], fast["mINP"]) == (slow["mAP"], slow["mINP"])
+    assert (fast["mAP"], fast["mAP_trapezoid"], fast["mINP"]) == (slow["mAP"], slow["mAP_trapezoid"], slow["mINP"])
 
 
 def test_infinite_distances():
@@ -284,17 +274,110 @@ def test_evaluate_features_torch_inputs_and_routes(route):
         assert_same(out, ref)
 
 
-def test_auto_chunk_bounds_memory(monkeypatch):
-    assert metrics._auto_chunk(11659, 82161, None) * 82161 * 4 <= metrics.CHUNK_BYTES
-    assert metrics._auto_chunk(5, 10, None) == 5
-    assert metrics._auto_chunk(10, 10**9, None) == 1
-    # a tiny budget forces many automatic chunks; results unchanged
-    monkeypatch.setattr(metrics, "CHUNK_BYTES", 4 * 50 * 3)
+def test_chunks_bound_the_block_plus_scratch():
+    # MSMT17 and Market-1501 scale: the distance block plus the route's scratch fit CHUNK_BYTES
+    for nq, ng in ((11659, 82161), (3368, 15913)):
+        rows = kernel.chunk_rows(nq, ng, 4, fused_kernel=False)
+        assert rows * (4 * ng + kernel._bucket_scratch_per_row(ng, 4)) <= kernel.CHUNK_BYTES
+        assert kernel.chunk_rows(nq, ng, 4, fused_kernel=True) * 4 * ng <= kernel.CHUNK_BYTES
+    assert kernel.chunk_rows(3368, 15913, 4) < 3368  # Market scale no longer takes one chunk
+    assert kernel.chunk_rows(5, 10) == 5
+    assert kernel.chunk_rows(10, 10**9) == 1
+
+
+@pytest.mark.parametrize("name", ["fused", "buckets=3", "sort"])
+def test_results_do_not_depend_on_chunking(monkeypatch, name):
+    """Any chunking gives the same ranks and the same metrics up to float summation order."""
+    use_route(monkeypatch, name)
     rng = np.random.default_rng(2)
-    qf, gf = rng.standard_normal((10, 4)), rng.standard_normal((50, 4))
-    qp, gp = rng.integers(0, 3, 10), rng.integers(0, 3, 50)
+    qf, gf = rng.standard_normal((40, 4)), rng.standard_normal((300, 4))
+    qp, gp = rng.integers(0, 9, 40), rng.integers(0, 9, 300)
+    qc, gc = rng.integers(0, 3, 40), rng.integers(0, 3, 300)
+    whole = evaluate_features(qf, gf, qp, gp, qc, gc)
+    monkeypatch.setattr(kernel, "CHUNK_BYTES", 8 * 300 * 3)  # a tiny budget: many automatic chunks
+    for out in (evaluate_features(qf, gf, qp, gp, qc, gc), evaluate_features(qf, gf, qp, gp, qc, gc, chunk_size=7)):
+        for key in ("mAP", "mAP_trapezoid", "mINP"):
+            assert out[key] == pytest.approx(whole[key], rel=1e-14, abs=0)
+        np.testing.assert_array_equal(out["cmc"], whole["cmc"])
     dist = pairwise_distance(qf, gf).numpy()
-    assert_same(evaluate_features(qf, gf, qp, gp), reference_metrics(dist, qp, gp))
+    assert_same(whole, reference_metrics(dist, qp, gp, qc, gc))
+
+
+def test_without_numba_or_when_the_kernel_fails_the_bucketed_kernel_answers(monkeypatch):
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(4)
+    dist, qp, gp, qc, gc = random_problem(rng, 30, 500, 12, 3)
+    ref = reference_metrics(dist, qp, gp, qc, gc)
+    monkeypatch.setattr(fused, "MIN_ELEMENTS", 0)
+
+    def no_numba():
+        raise ImportError("No module named 'numba'")
+
+    monkeypatch.setattr(fused, "_kernel", None)
+    monkeypatch.setattr(fused, "_build", no_numba)
+    assert_same(rank_metrics(dist, qp, gp, qc, gc), ref)
+    assert fused._kernel is False
+    monkeypatch.setattr(fused, "_kernel", lambda *args: 1 / 0)  # loaded, then fails when called
+    with pytest.warns(RuntimeWarning, match=r"the fused kernel failed \(ZeroDivisionError: .*using the bucketed"):
+        assert_same(rank_metrics(dist, qp, gp, qc, gc), ref)
+    assert fused._kernel is False
+
+
+# Recorded from handreid/metrics.py before it became a package (commit f0d4c76), as float.hex:
+# (mAP, mINP, num_valid, cmc at ranks 1, 5, 10). Committed run records depend on these bits.
+GOLDEN = {
+    "features": ("0x1.beb688564abe4p-1", "0x1.beb688564abe4p-1", 95,
+                 ["0x1.9efd4e25b9efdp-1", "0x1.ea712dcf7ea71p-1", "0x1.fa9c4b73dfa9cp-1"]),
+    "features+cams": ("0x1.ba21556b95b27p-1", "0x1.ba21556b95b27p-1", 66,
+                      ["0x1.9b26c9b26c9b2p-1", "0x1.e8ba2e8ba2e8cp-1", "0x1.f83e0f83e0f84p-1"]),
+    "dist+cams": ("0x1.8283e461be4a5p-7", "0x1.0cdb737ca4cc0p-7", 300,
+                  ["0x1.b4e81b4e81b4fp-7", "0x1.d0369d0369d03p-5", "0x1.47ae147ae147bp-4"]),
+}
+
+
+def golden_problems():
+    rng = np.random.default_rng(2026)
+    centers = rng.standard_normal((95, 64)).astype(np.float32)
+    qp, gp = rng.permutation(95), np.arange(97) % 95
+    qf = centers[qp] + 1.2 * rng.standard_normal((95, 64)).astype(np.float32)
+    gf = centers[gp] + 1.2 * rng.standard_normal((97, 64)).astype(np.float32)
+    qc, gc = rng.integers(0, 3, 95), rng.integers(0, 3, 97)
+    yield "features", (qf, gf, qp, gp, None, None)
+    yield "features+cams", (qf, gf, qp, gp, qc, gc)
+    dist = rng.random((300, 2000), dtype=np.float32)
+    dist[:, ::3] = np.round(dist[:, ::3], 2)
+    yield "dist+cams", (dist, rng.integers(0, 100, 300), rng.integers(0, 100, 2000),
+                        rng.integers(0, 4, 300), rng.integers(0, 4, 2000))
+
+
+@pytest.mark.parametrize("name", ["default", "fused", "buckets=3", "sort"])
+def test_values_bit_identical_to_before_the_package(monkeypatch, name):
+    use_route(monkeypatch, name)
+    for problem, args in golden_problems():
+        out = evaluate_features(*args) if problem.startswith("features") else rank_metrics(*args)
+        m_ap, m_inp, valid, cmc = GOLDEN[problem]
+        assert (out["mAP"].hex(), out["mINP"].hex(), out["num_valid"]) == (m_ap, m_inp, valid), problem
+        assert [float(out["cmc"][k]).hex() for k in (0, 4, 9)] == cmc, problem
+
+
+@pytest.mark.parametrize("name", ["fused", "buckets=64,small-tie-blocks", "sort"])
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_exact_on_tie_heavy_features(monkeypatch, name, metric):
+    """Quantised features: many exact equal distances, own-pid items tied with others."""
+    use_route(monkeypatch, name)
+    rng = np.random.default_rng(12)
+    qp, gp = rng.integers(0, 40, 60), rng.integers(0, 40, 4000)
+    centers = rng.integers(-2, 3, (40, 8))
+    qf = np.clip(centers[qp] + rng.integers(-1, 2, (60, 8)), -2, 2).astype(np.float32)
+    gf = np.clip(centers[gp] + rng.integers(-1, 2, (4000, 8)), -2, 2).astype(np.float32)
+    qc, gc = rng.integers(0, 4, 60), rng.integers(0, 4, 4000)
+    dist = pairwise_distance(qf, gf, metric).numpy()
+    tie_groups = np.mean([len(row) - len(np.unique(row)) for row in dist])
+    assert tie_groups > 3000  # nearly every distance is tied with another
+    ref = reference_metrics(dist, qp, gp, qc, gc)
+    assert 0.05 < ref["mAP"] < 0.95
+    assert_same(evaluate_features(qf, gf, qp, gp, qc, gc, metric=metric), ref)
+    assert_same(rank_metrics(dist, qp, gp, qc, gc), ref)
 
 
 # --------------------------------------------------------------------------------------------
@@ -332,9 +415,44 @@ def test_fast_cpu_matmul_agrees_with_plain_matmul(monkeypatch):
     qf = rng.standard_normal((33, 64)).astype(np.float32)
     gf = rng.standard_normal((70, 64)).astype(np.float32)
     fast = pairwise_distance(qf, gf).numpy()
-    monkeypatch.setattr(metrics, "_USE_ONEDNN", False)
+    monkeypatch.setattr(distance, "_SMALL_ONEDNN", False)
     plain = pairwise_distance(qf, gf).numpy()
     np.testing.assert_allclose(fast, plain, atol=1e-5)
+    # above the measuring threshold the path comes from gemm_path(); both agree too
+    monkeypatch.setattr(distance, "_MEASURE_ABOVE_FLOPS", 0)
+    for use in (True, False):
+        monkeypatch.setattr(distance, "_USE_ONEDNN", use)
+        assert distance.gemm_path() == ("onednn" if use else "mm")
+        np.testing.assert_allclose(pairwise_distance(qf, gf).numpy(), plain, atol=1e-5)
+
+
+def test_gemm_path_is_measured_once_or_pinned(monkeypatch):
+    calls = []
+    monkeypatch.setattr(distance, "_measure_gemm", lambda dim: calls.append(dim) or False)
+    monkeypatch.setattr(distance, "_USE_ONEDNN", None)
+    monkeypatch.delenv("HANDREID_GEMM", raising=False)
+    assert distance.gemm_path(64) == "mm" and distance.gemm_path(64) == "mm"
+    assert calls == [64]  # measured once, then cached
+    monkeypatch.setattr(distance, "_USE_ONEDNN", None)
+    monkeypatch.setenv("HANDREID_GEMM", "onednn")
+    assert distance.gemm_path() == "onednn" and calls == [64]
+    monkeypatch.setattr(distance, "_USE_ONEDNN", None)
+    monkeypatch.setenv("HANDREID_GEMM", "blas")
+    with pytest.raises(ValueError, match=re.escape(
+            "HANDREID_GEMM must be 'onednn' or 'mm' (or unset: measure); got 'blas'")):
+        distance.gemm_path()
+
+
+def test_huge_finite_features_are_not_mistaken_for_inf():
+    qf, gf = np.full((2, 3), 1e30, np.float32), np.full((4, 3), 1e30, np.float32)
+    with np.errstate(over="ignore"):
+        assert not np.isfinite(np.linalg.norm(gf, axis=1)).any()  # the norm overflows; the values do not
+    out = evaluate_features(qf, gf, [0, 1], [0, 1, 0, 1])
+    assert out["num_valid"] == 2
+
+
+def test_gemm_measurement_runs_here():
+    assert distance._measure_gemm(32) in (True, False)
 
 
 # --------------------------------------------------------------------------------------------

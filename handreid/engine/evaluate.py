@@ -74,10 +74,11 @@ def extract_features(model: torch.nn.Module, images: np.ndarray, device: torch.d
 
 
 def summarize(result: dict, num_query: int, num_gallery: int) -> dict:
-    """Metrics of one repeat in %: rank-1/5/10, mAP, mINP, and the CMC curve."""
+    """Metrics of one repeat in %: rank-1/5/10, mAP, mAP_trapezoid, mINP, and the CMC curve."""
     cmc = np.asarray(result["cmc"], dtype=np.float64)
     row = {f"rank{k}": 100.0 * float(cmc[min(k, len(cmc)) - 1]) for k in RANKS}
-    row.update(mAP=100.0 * float(result["mAP"]), mINP=100.0 * float(result["mINP"]),
+    row.update(mAP=100.0 * float(result["mAP"]), mAP_trapezoid=100.0 * float(result["mAP_trapezoid"]),
+               mINP=100.0 * float(result["mINP"]),
                num_query=int(num_query), num_gallery=int(num_gallery),
                num_valid=int(result["num_valid"]))
     row["cmc"] = (100.0 * cmc).tolist()
@@ -144,8 +145,11 @@ def evaluate_repeats(model: torch.nn.Module, dataset: str, root: str | Path, see
 
 
 def aggregate(rows: list[dict]) -> dict:
-    """Mean and (population) std over repeats of every scalar metric, plus the mean CMC."""
+    """Mean and (population) std over repeats of every scalar metric, plus the mean CMC.
+    (``mAP_trapezoid`` only when every row has it: records written before it existed lack it.)"""
     keys = ["rank1", "rank5", "rank10", "mAP", "mINP"]
+    if rows and all("mAP_trapezoid" in r for r in rows):
+        keys.insert(4, "mAP_trapezoid")
     out = {}
     for k in keys:
         v = np.array([r[k] for r in rows], dtype=np.float64)
