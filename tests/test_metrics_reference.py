@@ -156,3 +156,19 @@ def test_run_records_keep_both_mAPs():
     assert summary["mAP_trapezoid_mean"] == pytest.approx(row["mAP_trapezoid"] / 2)
     old = {k: v for k, v in row.items() if k != "mAP_trapezoid"}
     assert "mAP_trapezoid_mean" not in aggregate([old, row]) and aggregate([old])["mAP_mean"] == row["mAP"]
+
+
+def test_single_match_maps_from_the_cmc_equal_the_per_query_definitions():
+    """Hand protocol: one true match per query, so both mAPs follow from the CMC curve exactly."""
+    from handreid.metrics.reference import single_match_maps
+
+    rng = np.random.default_rng(4)
+    q, g = 40, 30
+    dist = rng.random((q, g))
+    q_pids = np.arange(q) % g                                   # every query's identity has one gallery image
+    res = rank_metrics(dist, q_pids, np.arange(g))
+    m, trap = single_match_maps(100.0 * np.asarray(res["cmc"]))
+    assert m == pytest.approx(100.0 * res["mAP"], abs=1e-9)
+    assert trap == pytest.approx(100.0 * res["mAP_trapezoid"], abs=1e-9)
+    assert single_match_maps([100.0, 100.0]) == (100.0, 100.0)
+    assert single_match_maps([0.0, 50.0, 100.0]) == pytest.approx((100 * (0.5 / 2 + 0.5 / 3), 100 * (0.5 / 4 + 0.5 / 6)))

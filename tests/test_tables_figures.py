@@ -19,12 +19,16 @@ from handreid.repro import figures, tables  # noqa: E402
 from handreid.repro.plan import cell_runs  # noqa: E402
 
 
-def _fake_run(runs_root, run_id, rank1, mAP, cross=None):
-    """metrics.json (and optionally cross/<dataset>.json) with per-repeat values."""
+def _fake_run(runs_root, run_id, rank1, mAP, cross=None, trapezoid=True):
+    """metrics.json (and optionally cross/<dataset>.json) with per-repeat values; ``mAP`` is also the
+    ``mAP_trapezoid`` the hand tables compare (``trapezoid=False``: a record from before it existed)."""
     d = runs_root / run_id
     d.mkdir(parents=True, exist_ok=True)
     rows = [{"repeat": i, "rank1": r, "mAP": m, "rank5": 100.0, "rank10": 100.0, "mINP": m,
              "cmc": [r] + [min(100.0, r + 10 * k) for k in range(1, 20)]} for i, (r, m) in enumerate(zip(rank1, mAP))]
+    if trapezoid:
+        for row in rows:
+            row["mAP_trapezoid"] = row["mAP"]
     summary = {"rank1_mean": float(np.mean(rank1)), "rank1_std": float(np.std(rank1)), "mAP_mean": float(np.mean(mAP)),
                "mAP_std": float(np.std(mAP)), "repeats": len(rows), "cmc_mean": np.mean([r["cmc"] for r in rows], 0).tolist()}
     body = {"per_repeat": rows, "summary": summary}
@@ -276,3 +280,25 @@ def test_tables_of_a_variant_read_that_variants_runs_and_say_so(tmp_path):
     assert default.loc[("LAGA-Net", "11k-dr", "rank1"), "status"] == "missing"
     assert "variant 'authors'" in ours.caption
     assert {p.name for p in ours.write(tmp_path / "t")} == {f"laga-table5_demo-authors.{e}" for e in ("csv", "md", "tex")}
+
+
+def test_hand_tables_compare_the_authors_map_and_say_so(tmp_path):
+    """Issue 13: beside GPA-Net's and LAGA-Net's hand numbers stands the Market-1501 official mAP."""
+    from handreid.metrics.reference import single_match_maps
+
+    root = tmp_path / "runs"
+    rid = _rid("gpa-table1", "gpanet", "11k-dr")
+    d = _fake_run(root, rid, [50.0, 60.0], [40.0, 50.0], trapezoid=False)   # an older record: no mAP_trapezoid
+    t = tables.table("gpa-table1", runs_root=root)
+    c = t.cells.set_index(["row", "column", "metric"])
+    cmcs = [r["cmc"] for r in json.loads((d / "metrics.json").read_text())["per_repeat"]]
+    expected = np.mean([single_match_maps(cmc)[1] for cmc in cmcs])
+    assert c.loc[("gpanet", "11k-dr", "mAP"), "mean"] == pytest.approx(expected)
+    assert c.loc[("gpanet", "11k-dr", "mAP"), "definition"] == "mAP_trapezoid"
+    assert c.loc[("gpanet", "11k-dr", "rank1"), "definition"] == "rank1"
+    assert "mAP: the Market-1501 official rule" in t.caption and "definition" in t.to_csv().splitlines()[0]
+    body = tables.table("laga-table4", runs_root=root)
+    assert body.cells.query("metric == 'mAP'")["definition"].eq("mAP").all()
+    assert "mAP: the mean precision at the true matches" in body.caption
+    mixed = tables.table("laga-table3", runs_root=root).caption   # Market-1501 and P-r of 11k
+    assert "(mAP) on Market-1501" in mixed and "(mAP_trapezoid) on P-r of 11k" in mixed

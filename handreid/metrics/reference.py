@@ -96,3 +96,18 @@ def reference_metrics(dist, q_pids, g_pids, q_camids=None, g_camids=None) -> dic
         "mINP": float(np.mean(inps)),
         "num_valid": len(aps),
     }
+
+
+def single_match_maps(cmc_percent) -> tuple[float, float]:
+    """(mAP, mAP_trapezoid) in % from a CMC curve in %, when every query has exactly one true match.
+
+    With one true match per query (the hand protocol: one gallery image per test identity), a
+    query found first at rank ``r`` has AP = ``1 / r`` and AP_trapezoid = 1 at ``r = 1`` and
+    ``1 / (2 r)`` after; the CMC curve gives the share of queries at each ``r`` (its steps), so both
+    means follow exactly from it. Used for run records written before ``mAP_trapezoid`` was recorded.
+    """
+    cmc = np.asarray(cmc_percent, dtype=np.float64) / 100.0
+    share = np.diff(np.concatenate([[0.0], cmc]))          # share of queries whose match is at rank r
+    r = np.arange(1, len(cmc) + 1, dtype=np.float64)
+    trapezoid = np.where(r == 1, 1.0, 1.0 / (2 * r))
+    return 100.0 * float((share / r).sum()), 100.0 * float((share * trapezoid).sum())

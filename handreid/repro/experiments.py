@@ -23,9 +23,32 @@ from .. import published as pub
 from ..data.datasets import body_datasets, hand_datasets, label_of
 
 __all__ = [
-    "Column", "EXPERIMENTS", "Experiment", "FIGURES", "METRIC_LABELS", "Row", "Selection", "TABLES", "get",
-    "notebook_choices", "select", "selected",
+    "Column", "EXPERIMENTS", "Experiment", "FIGURES", "MAP_DEFINITIONS", "METRIC_LABELS", "Row", "Selection", "TABLES",
+    "get", "metric_definition", "notebook_choices", "select", "selected",
 ]
+
+#: What "mAP" means beside a published number (issue 13, docs/DESIGN.md §3).
+MAP_DEFINITIONS = {
+    "mAP_trapezoid": "the Market-1501 official rule (each precision averaged with the one before it), "
+                     "as the papers' authors compute it (mAP_trapezoid)",
+    "mAP": "the mean precision at the true matches, as torchreid and fast-reid compute it (mAP)",
+}
+
+
+def metric_definition(metric: str, dataset: str) -> str:
+    """The record key whose value stands beside a published ``metric`` on ``dataset``.
+
+    ``mAP`` on hand data is ``mAP_trapezoid``: GPA-Net and LAGA-Net cite the Market-1501 evaluation
+    and the authors' public code (MBA-Net's ``utils/evaluation_metrics.py``) computes its official
+    rule; with one true match per query it is below torchreid's mean precision by half of
+    (mAP − rank-1). On body data ``mAP`` stays the mean precision: LAGA-Net Table IV quotes many
+    systems, most of them evaluated with torchreid or fast-reid (OSNet, ABD-Net, BagTricks, ...);
+    with many true matches per query the two rules differ little. Every other metric is itself.
+    """
+    if metric == "mAP" and dataset in HAND:
+        return "mAP_trapezoid"
+    return metric
+
 
 METRIC_LABELS = {"rank1": "rank-1", "mAP": "mAP", "rank5": "rank-5", "rank10": "rank-10", "mINP": "mINP",
                  "ids": "# ids", "images": "# images", "cameras": "# cameras"}

@@ -23,6 +23,7 @@ import pandas as pd
 
 from ..data.datasets import kind_of
 from ..data.overview import dataset_counts
+from ..metrics.reference import single_match_maps
 from ..engine import records
 from ..io import write_text
 from ..plots import MISSING
@@ -70,12 +71,13 @@ def collect(exp: Experiment | str, profile: str = "demo", seeds: int = 1, runs_r
                     reps = records.per_repeat(root / rid, col.test if col.cross else None)
                     if reps:
                         for m in exp.metrics:
-                            per_seed[m].append([float(r[m]) for r in reps])
+                            per_seed[m].append([_value(r, m, col.eval_dataset) for r in reps])
             for m in exp.metrics:
                 rec = {"experiment": exp.key, "row": row.key, "row_label": row.label, "column": col.key,
                        "column_label": col.label, "metric": m, "mean": float("nan"), "std_repeats": float("nan"),
                        "std_seeds": float("nan"), "repeats": 0, "seeds": 0, "seeds_wanted": seeds,
-                       "published": pub_cell.get(m), "run_ids": " ".join(ids)}
+                       "published": pub_cell.get(m), "definition": ex.metric_definition(m, col.eval_dataset),
+                       "run_ids": " ".join(ids)}
                 if exp.kind == "stats":
                     c = counts.get(col.key)
                     rec["seeds_wanted"] = 0
@@ -100,6 +102,20 @@ def collect(exp: Experiment | str, profile: str = "demo", seeds: int = 1, runs_r
         for _, grp in df[have].groupby(["column", "metric"]):
             df.loc[grp.index[grp["mean"] == grp["mean"].max()], "best"] = True
     return df
+
+
+def _value(row: dict, metric: str, dataset: str) -> float:
+    """One repeat's value of ``metric`` as the published numbers of ``dataset`` define it.
+
+    ``mAP`` on hand data is the Market-1501 official rule (``mAP_trapezoid``); records written
+    before it was recorded get it from their CMC curve, exactly (one true match per query).
+    """
+    key = ex.metric_definition(metric, dataset)
+    if key in row:
+        return float(row[key])
+    if key == "mAP_trapezoid" and kind_of(dataset) == "hand":
+        return single_match_maps(row["cmc"])[1]
+    raise KeyError(f"a run record on {dataset} has no {key!r}")
 
 
 _LATEX_CHARS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "_": r"\_", "#": r"\#", "$": r"\$",
@@ -188,7 +204,14 @@ class TableResult:
                 + (f", ± std over {self.seeds} training seeds" if self.seeds > 1 else "")
                 + " / paper (Δ = ours − paper); best of ours per column in bold")
         variant = f", variant {self.variant!r}" if self.variant else ""
-        return f"{e.name}: {e.title}. {self.profile} profile{variant}; {what}."
+        maps = []
+        if "mAP" in e.metrics and e.kind != "stats":
+            for key in dict.fromkeys(ex.metric_definition("mAP", c.eval_dataset) for c in e.columns):
+                where = [c.label for c in e.columns if ex.metric_definition("mAP", c.eval_dataset) == key]
+                maps.append(f"{ex.MAP_DEFINITIONS[key]}" + (f" on {', '.join(where)}" if len(maps) or
+                                                             len(where) < len(e.columns) else ""))
+        defined = f" mAP: {'; '.join(maps)}." if maps else ""
+        return f"{e.name}: {e.title}. {self.profile} profile{variant}; {what}.{defined}"
 
     def to_markdown(self) -> str:
         df = self.wide("markdown")
@@ -232,7 +255,7 @@ class TableResult:
             *body, "\\bottomrule", "\\end{tabular}", "\\end{table*}", ""])
 
     def to_csv(self) -> str:
-        cols = ["experiment", "row", "row_label", "column", "column_label", "metric", "status", "mean",
+        cols = ["experiment", "row", "row_label", "column", "column_label", "metric", "definition", "status", "mean",
                 "std_repeats", "std_seeds", "repeats", "seeds", "seeds_wanted", "published", "diff", "best", "run_ids"]
         return self.cells[cols].to_csv(index=False)
 
