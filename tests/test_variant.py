@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 def test_committed_run_ids_unchanged():
     """Every committed record's configuration still hashes to its directory name."""
     dirs = sorted((REPO / "results" / "runs").glob("*/config.json"))
-    assert len(dirs) == 47
+    assert len(dirs) >= 47  # the 47 records from before the variant switch, and those made since
     for f in dirs:
         cfg = json.loads(f.read_text())["config"]
         assert make_config(**cfg).run_id() == f.parent.name, f.parent.name
