@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import resource
 import tempfile
 import time
@@ -459,8 +458,12 @@ def bench_fit(scale: str = "small", runs: tuple[int, ...] = (1, 2), epochs: int 
 
 
 def machine() -> str:
+    """What the numbers were measured on: CPU kind and capability, cores, threads, GPU, torch."""
+    from .engine.provenance import cpu_model
+
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return f"{platform.machine()}, {os.cpu_count()} CPUs, {gpu}, torch {torch.__version__}"
+    return (f"{cpu_model()} ({torch.backends.cpu.get_cpu_capability()}), {os.cpu_count()} CPUs, "
+            f"{torch.get_num_threads()} threads, {gpu}, torch {torch.__version__}")
 
 
 def _print(row: dict) -> None:

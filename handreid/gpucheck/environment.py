@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
-from pathlib import Path
+
+from ..engine.provenance import cpu_model
 
 # Dense bf16 tensor-core peaks (TFLOP/s, without sparsity) from the vendors' data sheets,
 # matched against the CUDA device name; --peak-tflops overrides. Used for model FLOP utilisation.
@@ -18,16 +19,6 @@ def peak_tflops(gpu_name: str) -> float | None:
         if key in gpu_name:
             return peak
     return None
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def nvidia_smi() -> dict:
@@ -52,7 +43,8 @@ def environment(rec, args) -> None:
                             "torchvision": torchvision.__version__, "numpy": np.__version__,
                             "cuda": torch.version.cuda, "cudnn": torch.backends.cudnn.version()})
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
-    rec.result("cpu", {"model": cpu_model(), "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+    rec.result("cpu", {"model": cpu_model(), "capability": torch.backends.cpu.get_cpu_capability(),
+                       "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
                        "load_average_1min": load[0] if load else None, "machine": platform.machine()})
     if args.device.startswith("cuda"):
         if not torch.cuda.is_available():

@@ -155,7 +155,7 @@ def evaluate_cross(task: Task) -> Path:
 
     cfg, recipe, model, device = _source(task)
     repeats = min(cfg.eval_repeats, repeats_of(task.dataset))
-    rows = evaluate_repeats(model, task.dataset, _data_root(cfg), cfg.seed, range(repeats), recipe.image_size,
+    rows = evaluate_repeats(model, task.dataset, cfg.prepare_root(), cfg.seed, range(repeats), recipe.image_size,
                             device, flip=recipe.flip_test, resize_filter=recipe.resize_filter)
     write_json(task.target, {"run_id": task.run_id, "train_dataset": cfg.dataset, "dataset": task.dataset,
                              "per_repeat": rows, "summary": aggregate(rows)})
@@ -168,7 +168,7 @@ def compute_retrieval(task: Task) -> Path:
     from ..engine.evaluate import retrieval_lists
 
     cfg, recipe, model, device = _source(task)
-    split = load_split(task.dataset, root=_data_root(cfg), repeat=0, seed=cfg.seed)
+    split = load_split(task.dataset, root=cfg.prepare_root(), repeat=0, seed=cfg.seed)
     top_k = int(task.options.get("top_k", 10))
     out = retrieval_lists(model, split, recipe.image_size, device, flip=recipe.flip_test,
                           queries=int(task.options.get("queries", 1)), top_k=top_k,
@@ -177,10 +177,6 @@ def compute_retrieval(task: Task) -> Path:
                              "method": cfg.method, "method_options": cfg.method_options,
                              "top_k": top_k, "queries": out})
     return task.target
-
-
-def _data_root(cfg) -> Path:
-    return cfg.prepare_root() if cfg.profile == "demo" and cfg.data_root is None else cfg.root
 
 
 def perform(task: Task) -> Outcome:
