@@ -20,16 +20,16 @@ setup: $(VENV)/.installed
 
 ## reproduce: train what the tables and figures need (PROFILE=demo: synthetic data, CPU), then render them
 ##   TABLES=gpa-table1,gpa-fig2 (or 'gpa-*'; default all)  DATASETS=11k-dr  METHODS=gpanet,resnet50
-##   SEEDS=3 (training seeds)  JOBS=4 (runs at once; demo default 2: one per core)  EXECUTOR=slurm
+##   SEEDS=3 (training seeds; default each table's: 3 for the demo's headline comparisons, else 1)  JOBS=4 (runs at once; demo default 2: one per core)  EXECUTOR=slurm
 ##   DRY_RUN=1 (list what would run and why, with GPU-hours for PROFILE=paper)
 ##   RETRAIN=1 (train the selected runs anew even when their records exist; old records go to results/runs-previous/)
 ##   VARIANT=paper|authors (the papers' text or the authors' public code where they differ)
 TABLES   ?= all
-SEEDS    ?= 1
+SEEDS    ?=
 JOBS     ?= $(if $(filter demo,$(PROFILE)),2,1)
 EXECUTOR ?= local
 reproduce: setup
-	$(PY) -m handreid reproduce --profile $(PROFILE) --device $(DEVICE) --tables '$(TABLES)' --seeds $(SEEDS) \
+	$(PY) -m handreid reproduce --profile $(PROFILE) --device $(DEVICE) --tables '$(TABLES)' $(if $(SEEDS),--seeds $(SEEDS)) \
 	    --jobs $(JOBS) --executor $(EXECUTOR) $(if $(DATA_ROOT),--data-root "$(DATA_ROOT)") \
 	    $(if $(DATASETS),--datasets $(DATASETS)) $(if $(METHODS),--methods $(METHODS)) $(if $(DRY_RUN),--dry-run) $(if $(RETRAIN),--retrain) \
 	    $(if $(VARIANT),--variant $(VARIANT))

@@ -117,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     rp.add_argument("--profile", choices=("demo", "paper"), default="demo")
     rp.add_argument("--data-root", help="folder holding the datasets (required for --profile paper)")
     _selection(rp)
-    rp.add_argument("--seeds", type=int, default=1, help="training seeds per configuration (default 1)")
+    rp.add_argument("--seeds", type=int, default=None,
+                    help="training seeds per configuration (default: each table's, 3 for the demo's headline comparisons, else 1)")
     rp.add_argument("--jobs", type=int, default=1,
                     help="runs at once (local: worker processes, spread round robin over the local GPUs; "
                          "slurm: array parallelism)")

@@ -33,9 +33,10 @@ def method_label(config: dict) -> str:
     return f"{name} ({opts})" if opts else name
 
 
-def plot_cmc(runs: Sequence[RunRecord], max_rank: int = 20, ax=None, title: str | None = None,
+def plot_cmc(runs: Sequence[RunRecord | np.ndarray], max_rank: int = 20, ax=None, title: str | None = None,
              labels: Sequence[str] | None = None):
-    """Matching rate (%) versus rank, mean over repeats: one curve per finished run."""
+    """Matching rate (%) versus rank, mean over repeats: one curve per finished run, or per array of
+    CMC curves (one row per training seed: their mean, with a band of ± their std)."""
     import matplotlib.pyplot as plt
 
     if ax is None:
@@ -43,12 +44,21 @@ def plot_cmc(runs: Sequence[RunRecord], max_rank: int = 20, ax=None, title: str 
     from matplotlib.ticker import MaxNLocator
 
     for i, run in enumerate(runs):
-        if not run.finished:
-            continue
-        cmc = np.asarray(run.metrics["summary"]["cmc_mean"])[:max_rank]
-        s = run.summary()
-        label = labels[i] if labels else f"{method_label(run.config)}: rank-1 {s['rank1_mean']:.1f}%"
-        ax.plot(np.arange(1, len(cmc) + 1), cmc, marker="o", markersize=3, label=label)
+        if isinstance(run, np.ndarray):
+            curves = np.atleast_2d(run)[:, :max_rank]
+            label = labels[i] if labels else None
+        else:
+            if not run.finished:
+                continue
+            curves = np.asarray(run.metrics["summary"]["cmc_mean"])[None, :max_rank]
+            s = run.summary()
+            label = labels[i] if labels else f"{method_label(run.config)}: rank-1 {s['rank1_mean']:.1f}%"
+        ranks = np.arange(1, curves.shape[1] + 1)
+        (line,) = ax.plot(ranks, curves.mean(axis=0), marker="o", markersize=3, label=label)
+        if len(curves) > 1:
+            sd = curves.std(axis=0, ddof=1)
+            ax.fill_between(ranks, curves.mean(axis=0) - sd, curves.mean(axis=0) + sd,
+                            color=line.get_color(), alpha=0.2, linewidth=0)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("rank")
     ax.set_ylabel("matching rate (%)")

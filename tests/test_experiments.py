@@ -157,8 +157,13 @@ def _ids(plan):
 
 
 def test_runs_shared_by_several_tables_are_planned_once():
-    plan = pl.plan(["gpa-table1", "gpa-table3", "gpa-table4"])
+    plan = pl.plan(["gpa-table1", "gpa-table3", "gpa-table4"], seeds=1)
     assert len(_ids(plan)) == len(set(_ids(plan))) == 15 + 11 + 1
+    # the demo's headline comparisons default to 3 seeds each (experiments.DEMO_SEEDS)
+    plan3 = pl.plan(["gpa-table1", "gpa-table3", "gpa-table4"])
+    assert len(set(_ids(plan3))) == 3 * (15 + 11 + 1)
+    assert {t.params["seed"] for t in plan3.runs} == {0, 1, 2}
+    assert {t.params["seed"] for t in pl.plan("laga-table3").runs} == {0}
     shared = [r for r in plan.runs if r.params["dataset"] == "11k-pr" and r.params["method"] == "gpanet"
               and r.params["method_options"] == {"hp": 3, "vp": 1}]
     assert len(shared) == 1
@@ -204,7 +209,7 @@ def test_retrieval_figures_plan_lists_on_seed_zero_runs():
 
 
 def test_seeds_multiply_the_trainings():
-    one, three = pl.plan("gpa-table4"), pl.plan("gpa-table4", seeds=3)
+    one, three = pl.plan("gpa-table4", seeds=1), pl.plan("gpa-table4", seeds=3)
     assert len(three.runs) == 3 * len(one.runs)
     assert sorted({r.params["seed"] for r in three.runs}) == [0, 1, 2]
     with pytest.raises(ValueError):
@@ -215,14 +220,14 @@ def test_demo_overrides_apply_to_the_demo_profile_only():
     exp = ex.get("laga-table3")
     (_, demo), = pl.cell_runs(exp, exp.row("+sam"), exp.column("market1501"), "demo")
     (_, paper), = pl.cell_runs(exp, exp.row("+sam"), exp.column("market1501"), "paper")
-    assert demo["epochs"] == pl.DEMO_OVERRIDES[("laga", "body")]["epochs"] and "epochs" not in paper
+    assert demo["image_size"] == pl.DEMO_OVERRIDES[("laga", "body")]["image_size"] and "image_size" not in paper
     assert demo["eval_repeats"] == paper["eval_repeats"] == 1  # body benchmarks: one fixed split
     (_, hand), = pl.cell_runs(exp, exp.row("+sam"), exp.column("11k-pr"), "paper")
     assert hand["eval_repeats"] == 10
 
 
 def test_filters_give_the_quick_subset():
-    plan = pl.plan("gpa-table1", datasets=["11k-dr"], methods=["gpanet", "resnet50"])
+    plan = pl.plan("gpa-table1", datasets=["11k-dr"], methods=["gpanet", "resnet50"], seeds=1)
     assert sorted(r.params["method"] for r in plan.runs) == ["gpanet", "resnet50"]
     assert {r.params["dataset"] for r in plan.runs} == {"11k-dr"}
 

@@ -45,12 +45,16 @@ def test_demo_profile_defaults_and_overrides():
     cfg = make_config(dataset="11k-dr", method="gpanet")
     r = cfg.resolved_recipe()
     assert (r.epochs, r.image_size, cfg.use_pretrained) == (40, (64, 64), False)
-    # from scratch: no pretrained layers to slow down, a quarter of the fine-tuning lr, no decay
-    assert (r.lr, r.backbone_lr_mult, r.milestones) == (0.005, 1.0, ())
+    # from scratch: no pretrained layers to slow down, half the SGD fine-tuning lr, 2.5x Adam's, no decay
+    assert (r.lr, r.backbone_lr_mult, r.milestones) == (0.01, 1.0, ())
     laga = make_config(dataset="11k-dr", method="laganet", recipe="laga").resolved_recipe()
-    assert (laga.warmup_epochs, laga.milestones, laga.lr) == (6, (), pytest.approx(2e-4))
+    assert (laga.warmup_epochs, laga.milestones, laga.lr) == (6, (), pytest.approx(2e-3))
+    assert laga.warmup_start_lr == pytest.approx(2e-5)
+    assert cfg.trunk == {"width": 0.125, "blocks": [1, 1, 1, 1]} and cfg.identity()["trunk"] == cfg.trunk
     paper = make_config(dataset="11k-dr", method="gpanet", profile="paper", data_root="/data").resolved_recipe()
     assert (paper.lr, paper.backbone_lr_mult, paper.epochs, paper.image_size) == (0.02, 0.1, 60, (384, 384))
+    paper_cfg = make_config(dataset="11k-dr", method="gpanet", profile="paper", data_root="/data")
+    assert paper_cfg.trunk is None and "trunk" not in paper_cfg.identity()  # paper run ids unchanged
     cfg = make_config(method="resnet50", epochs=3, image_size=96, batch_size=8, pretrained=True)
     r = cfg.resolved_recipe()
     assert (r.epochs, r.image_size, r.batch_size, cfg.use_pretrained) == (3, (96, 96), 8, True)

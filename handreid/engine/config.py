@@ -23,15 +23,19 @@ from .recipes import RECIPES, Recipe, get_recipe
 from .variant import VARIANTS, apply_variant, drop_later_defaults, resolve_variant, variant_model_options
 
 PROFILES = {
-    # Demo: from scratch (no ImageNet weights offline), small images, few epochs. The papers'
-    # learning rates are for fine-tuning ImageNet weights: from scratch on a few hundred images
-    # GPA-Net's 0.02 does not learn (training loss rises), a quarter of it does; and a run this
-    # short is far from converged when the recipes' step decays would come, so it has none.
+    # Demo: from scratch (no ImageNet weights offline) on the demo world's synthetic data, a small
+    # trunk (ResNet50's design at 1/8 of its channels, one bottleneck block per stage; each method
+    # keeps its heads, attention modules and recipe: handreid.models.backbone.TrunkShape), 64x64
+    # images, 40 epochs, no step decays (a run this short is far from where they would come). The
+    # recipes' learning rates are for fine-tuning ImageNet weights; from scratch on the small trunk
+    # GPA-Net's SGD learns best at half of it, the Adam recipes at 2.5 times (measured on the demo
+    # D-r: BENCHMARKS.md "Demo world").
     "demo": {"epochs": 40, "image_size": (64, 64), "pretrained": False, "batch_size": None,
-             "lr_factor": 0.25, "step_decay": False},
+             "lr_factor": {"sgd": 0.5, "adam": 2.5}, "step_decay": False,
+             "trunk": {"width": 0.125, "blocks": [1, 1, 1, 1]}},
     # Paper: every value from the recipe.
     "paper": {"epochs": None, "image_size": None, "pretrained": True, "batch_size": None,
-              "lr_factor": 1.0, "step_decay": True},
+              "lr_factor": {"sgd": 1.0, "adam": 1.0}, "step_decay": True, "trunk": None},
 }
 
 
@@ -81,12 +85,19 @@ class RunConfig:
             r = replace(r, backbone_lr_mult=1.0)
         if not prof["step_decay"]:
             r = replace(r, milestones=())
-        if prof["lr_factor"] != 1.0:
-            f = prof["lr_factor"]
+        f = prof["lr_factor"][r.optimizer]
+        if f != 1.0:
             r = replace(r, lr=r.lr * f, warmup_start_lr=r.warmup_start_lr * f)
         if self.batch_size or prof["batch_size"]:
             r = replace(r, batch_size=int(self.batch_size or prof["batch_size"]))
         return r
+
+    @property
+    def trunk(self) -> dict | None:
+        """The profile's trunk shape (:class:`handreid.models.backbone.TrunkShape` as a dict; None:
+        the papers' full ResNet50 / VGG19-bn)."""
+        t = PROFILES[self.profile].get("trunk")
+        return None if t is None else {"width": float(t["width"]), "blocks": list(t["blocks"])}
 
     @property
     def use_pretrained(self) -> bool:
@@ -130,6 +141,8 @@ class RunConfig:
                  "seed": self.seed, "profile": self.profile}
         if self.resolved_variant is not None:
             ident["variant"] = self.resolved_variant
+        if self.trunk is not None:  # only then: the full trunk's run ids stay as they were
+            ident["trunk"] = self.trunk
         return ident
 
     def run_id(self) -> str:

@@ -121,7 +121,7 @@ def fit(config: RunConfig | dict, progress: bool = True, stop_after: int | None 
     split = load_split(cfg.dataset, root=cfg.prepare_root(), repeat=0, seed=cfg.seed)
     data_sha = _fingerprint(split.train.to_csv(index=False) + split.val.to_csv(index=False))
 
-    model = build_model(cfg.method, num_classes=split.num_classes, pretrained=cfg.use_pretrained,
+    model = build_model(cfg.method, num_classes=split.num_classes, pretrained=cfg.use_pretrained, trunk=cfg.trunk,
                         **model_build_options(cfg.method, cfg.model_options(), recipe.image_size)).to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
@@ -335,6 +335,7 @@ def load_model(run_dir: str | Path, device="cpu") -> torch.nn.Module:
     variant = resolve_variant(cfg.get("variant"), cfg["recipe"])
     options = model_build_options(cfg["method"], {**variant_model_options(variant, cfg["method"]), **cfg["method_options"]},
                                   run.config["identity"]["recipe"]["image_size"])
-    model = build_model(cfg["method"], num_classes=run.config["num_classes"], pretrained=False, **options)
+    model = build_model(cfg["method"], num_classes=run.config["num_classes"], pretrained=False,
+                        trunk=run.config["identity"].get("trunk"), **options)
     model.load_state_dict(state["model"])
     return model.to(device).eval()

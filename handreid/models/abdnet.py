@@ -39,7 +39,7 @@ import torch
 from torch import Tensor, nn
 
 from .attention import ChannelAttention
-from .backbone import ResNet50Trunk, resnet50_trunk
+from .backbone import current_trunk, resnet50_trunk
 from .heads import ReIDModel, ReIDOutput
 from .registry import register_model
 
@@ -148,7 +148,8 @@ class ABDNet(ReIDModel):
         self.layer4 = nn.ModuleDict(OrderedDict(
             [("global", trunk.layer4), ("attentive", copy.deepcopy(trunk.layer4))]))
         self.shallow_cam = ChannelAttention(energy="authors")
-        c4 = ResNet50Trunk.out_channels
+        c4 = trunk.out_channels
+        global_dim, part_dim = (current_trunk().channels(d) for d in (global_dim, part_dim))  # scale with the trunk
         self.global_fc = nn.Sequential(nn.Linear(c4, global_dim), nn.BatchNorm1d(global_dim), nn.ReLU(),
                                        nn.Dropout(dropout))
         self.reduction = nn.Sequential(nn.Conv2d(c4, part_dim, 1, bias=False), nn.BatchNorm2d(part_dim), nn.ReLU())

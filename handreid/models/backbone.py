@@ -1,4 +1,5 @@
-"""Backbone trunks (ResNet50, VGG19-bn) and their ImageNet weights.
+"""Backbone trunks (ResNet50, VGG19-bn), their small demo shapes (:class:`TrunkShape`) and their
+ImageNet weights.
 
 ImageNet weights come from torchvision's own weight enums (``ResNet50_Weights.IMAGENET1K_V1``,
 ``VGG19_BN_Weights.IMAGENET1K_V1``), kept in torch's hub cache,
@@ -11,10 +12,12 @@ machine fails in seconds instead of hanging.
 
 from __future__ import annotations
 
+import math
 import os
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Iterator
+from dataclasses import dataclass
+from typing import Iterator, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -23,12 +26,16 @@ from torchvision import models as tvm
 from . import weights as fetcher
 
 __all__ = [
+    "FULL_TRUNK",
     "ResNet50Trunk",
+    "TrunkShape",
+    "current_trunk",
     "build_vgg19bn",
     "checkpoint_path",
     "recording_weights",
     "require_weights",
     "resnet50_trunk",
+    "trunk_shape",
 ]
 
 
@@ -88,9 +95,116 @@ def require_weights(weights: tvm.WeightsEnum) -> tvm.WeightsEnum | None:
     return weights
 
 
+@dataclass(frozen=True)
+class TrunkShape:
+    """The shape of the trunk every model is built on (GPA-Net §2: any image-classification network
+    can be adapted; each method keeps its heads, attention modules and recipe).
+
+    ``width`` scales every channel count of the trunk (ResNet50: the stem's 64, each bottleneck's
+    inner width and its 256 .. 2048 outputs; VGG19-bn: every convolution and fc6/fc7), ``blocks``
+    is the number of bottleneck blocks per ResNet stage. :data:`FULL_TRUNK` (width 1, blocks
+    3-4-6-3) is the papers' ResNet50 and VGG19-bn, the only shape with ImageNet weights. The demo
+    profile trains a small one so a CPU core trains a run to a plateau in seconds.
+    """
+
+    width: float = 1.0
+    blocks: tuple[int, int, int, int] = (3, 4, 6, 3)
+
+    def __post_init__(self):
+        w = self.width
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or not 0 < w <= 1 or \
+                not float(64 * w).is_integer():
+            raise ValueError(f"trunk width must be in (0, 1] with 64 x width an integer "
+                             f"(1, 0.5, 0.25, 0.125, ...), got {w!r}")
+        b = tuple(self.blocks)
+        if len(b) != 4 or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in b):
+            raise ValueError(f"trunk blocks must be 4 positive ints (ResNet50: 3, 4, 6, 3), got {self.blocks!r}")
+        object.__setattr__(self, "width", float(w))
+        object.__setattr__(self, "blocks", b)
+
+    @classmethod
+    def parse(cls, value: "TrunkShape | dict | None") -> "TrunkShape":
+        """A shape from itself, ``{"width": .., "blocks": [..]}`` (a run record's form) or None (full)."""
+        if value is None:
+            return FULL_TRUNK
+        if isinstance(value, TrunkShape):
+            return value
+        if isinstance(value, dict) and set(value) <= {"width", "blocks"}:
+            return cls(**{k: (tuple(v) if k == "blocks" else v) for k, v in value.items()})
+        raise ValueError(f"trunk shape must be a TrunkShape or a dict with 'width' and 'blocks', got {value!r}")
+
+    @property
+    def full(self) -> bool:
+        return self == FULL_TRUNK
+
+    def as_dict(self) -> dict:
+        return {"width": self.width, "blocks": list(self.blocks)}
+
+    def channels(self, c: int) -> int:
+        """A full-width channel count at this width."""
+        return int(c * self.width)
+
+
+FULL_TRUNK = TrunkShape()
+
+_SHAPE: ContextVar[TrunkShape] = ContextVar("handreid_trunk_shape", default=FULL_TRUNK)
+
+
+@contextmanager
+def trunk_shape(shape: "TrunkShape | dict | None" = None) -> Iterator[TrunkShape]:
+    """Within the block, every trunk built here has ``shape`` (None: :data:`FULL_TRUNK`);
+    ``build_model(..., trunk=shape)`` is the usual way in."""
+    token = _SHAPE.set(TrunkShape.parse(shape))
+    try:
+        yield _SHAPE.get()
+    finally:
+        _SHAPE.reset(token)
+
+
+def current_trunk() -> TrunkShape:
+    """The shape :func:`trunk_shape` set (:data:`FULL_TRUNK` outside any such block)."""
+    return _SHAPE.get()
+
+
+def _weights_if(pretrained: bool, weights: tvm.WeightsEnum, what: str) -> tvm.WeightsEnum | None:
+    shape = _SHAPE.get()
+    if pretrained and not shape.full:
+        raise ValueError(f"{what}: ImageNet weights exist for the full trunk only, not for {shape}; "
+                         f"use pretrained=False or the full trunk")
+    return require_weights(weights) if pretrained else None
+
+
+def _small_resnet(shape: TrunkShape) -> nn.Module:
+    """ResNet50's design at ``shape``: torchvision bottleneck blocks, torchvision's module names
+    and initialisation, every channel count times ``shape.width``."""
+    Bottleneck = tvm.resnet.Bottleneck
+    net = nn.Module()
+    c = shape.channels(64)
+    net.conv1 = nn.Conv2d(3, c, kernel_size=7, stride=2, padding=3, bias=False)
+    net.bn1 = nn.BatchNorm2d(c)
+    net.relu = nn.ReLU(inplace=True)
+    net.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+    inplanes = c
+    for i, (planes, n) in enumerate(zip((64, 128, 256, 512), shape.blocks)):
+        planes, stride = shape.channels(planes), 1 if i == 0 else 2
+        out = planes * Bottleneck.expansion
+        down = nn.Sequential(nn.Conv2d(inplanes, out, 1, stride=stride, bias=False), nn.BatchNorm2d(out))
+        blocks = [Bottleneck(inplanes, planes, stride, down)] + [Bottleneck(out, planes) for _ in range(n - 1)]
+        setattr(net, f"layer{i + 1}", nn.Sequential(*blocks))
+        inplanes = out
+    for m in net.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.constant_(m.weight, 1)
+            nn.init.constant_(m.bias, 0)
+    return net
+
+
 class ResNet50Trunk(nn.Module):
     """ResNet50 without its GAP and FC: ``forward(x)`` returns the activation tensor T
-    (B, 2048, M, N) of layer4.
+    (B, 2048, M, N) of layer4 (``stage_channels``: the outputs of layer1 .. layer4, 256 .. 2048 at
+    full width; ``out_channels`` the last).
 
     ``last_stride=1`` removes the last spatial down-sampling (stride of ``layer4[0].conv2`` and of
     its shortcut ``layer4[0].downsample[0]`` set to 1), so M, N = ceil(H/16), ceil(W/16) instead of
@@ -98,9 +212,7 @@ class ResNet50Trunk(nn.Module):
     torchvision's (``conv1.weight``, ``layer4.0.conv2.weight``, ...), so torchvision state dicts load.
     """
 
-    out_channels = 2048
-
-    def __init__(self, resnet: tvm.ResNet, last_stride: int = 1):
+    def __init__(self, resnet: nn.Module, last_stride: int = 1):
         super().__init__()
         if last_stride not in (1, 2):
             raise ValueError(f"last_stride must be 1 or 2, got {last_stride!r}")
@@ -113,6 +225,9 @@ class ResNet50Trunk(nn.Module):
         self.layer3 = resnet.layer3
         self.layer4 = resnet.layer4
         self.last_stride = last_stride
+        self.stage_channels = tuple(layer[-1].conv3.out_channels
+                                    for layer in (self.layer1, self.layer2, self.layer3, self.layer4))
+        self.out_channels = self.stage_channels[-1]
         block = self.layer4[0]
         block.conv2.stride = (last_stride, last_stride)
         block.downsample[0].stride = (last_stride, last_stride)
@@ -123,14 +238,30 @@ class ResNet50Trunk(nn.Module):
 
 
 def resnet50_trunk(pretrained: bool = False, last_stride: int = 1) -> ResNet50Trunk:
-    """ResNet50 trunk, ImageNet (``ResNet50_Weights.IMAGENET1K_V1``) or randomly initialised."""
+    """ResNet50 trunk, ImageNet (``ResNet50_Weights.IMAGENET1K_V1``) or randomly initialised, at
+    the current :func:`trunk_shape`."""
     if last_stride not in (1, 2):
         raise ValueError(f"last_stride must be 1 or 2, got {last_stride!r}")
-    weights = require_weights(tvm.ResNet50_Weights.IMAGENET1K_V1) if pretrained else None
-    return ResNet50Trunk(tvm.resnet50(weights=weights), last_stride=last_stride)
+    weights = _weights_if(pretrained, tvm.ResNet50_Weights.IMAGENET1K_V1, "resnet50_trunk")
+    shape = _SHAPE.get()
+    resnet = tvm.resnet50(weights=weights) if shape.full else _small_resnet(shape)
+    return ResNet50Trunk(resnet, last_stride=last_stride)
 
 
 def build_vgg19bn(pretrained: bool = False) -> tvm.VGG:
-    """torchvision's VGG19-bn, ImageNet (``VGG19_BN_Weights.IMAGENET1K_V1``) or random."""
-    weights = require_weights(tvm.VGG19_BN_Weights.IMAGENET1K_V1) if pretrained else None
-    return tvm.vgg19_bn(weights=weights)
+    """torchvision's VGG19-bn, ImageNet (``VGG19_BN_Weights.IMAGENET1K_V1``) or random, at the
+    current :func:`trunk_shape`'s width (every convolution and fc6/fc7; the depth is VGG19's)."""
+    weights = _weights_if(pretrained, tvm.VGG19_BN_Weights.IMAGENET1K_V1, "build_vgg19bn")
+    shape = _SHAPE.get()
+    if shape.full:
+        return tvm.vgg19_bn(weights=weights)
+    cfg = [v if v == "M" else shape.channels(v) for v in tvm.vgg.cfgs["E"]]
+    vgg = tvm.VGG(tvm.vgg.make_layers(cfg, batch_norm=True))
+    c, h = cfg[-2], shape.channels(4096)  # last convolution's channels; fc6/fc7 width
+    vgg.classifier = nn.Sequential(nn.Linear(c * 7 * 7, h), nn.ReLU(True), nn.Dropout(0.5),
+                                   nn.Linear(h, h), nn.ReLU(True), nn.Dropout(0.5), nn.Linear(h, 1000))
+    for m in vgg.classifier:  # torchvision's initialisation of VGG's linear layers
+        if isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, 0, 0.01)
+            nn.init.constant_(m.bias, 0)
+    return vgg

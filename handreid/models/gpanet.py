@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .registry import register_model
-from .backbone import ResNet50Trunk, resnet50_trunk
+from .backbone import ResNet50Trunk, current_trunk, resnet50_trunk
 from .heads import ClassifierHead, ReductionHead, ReIDModel
 
 __all__ = ["GPANet", "ResNet50Baseline", "gpanet", "resnet50"]
@@ -63,7 +63,8 @@ class GPANet(ReIDModel):
         self.use_global, self.use_local = bool(use_global), bool(use_local)
 
         self.backbone: ResNet50Trunk = resnet50_trunk(pretrained, last_stride)
-        c = ResNet50Trunk.out_channels
+        c = self.backbone.out_channels
+        reduction_dim = current_trunk().channels(reduction_dim)  # the heads scale with the trunk
         names: list[str] = []
         if self.use_global:
             names.append("global")
@@ -102,7 +103,7 @@ class ResNet50Baseline(ReIDModel):
     def __init__(self, num_classes: int, pretrained: bool = False, last_stride: int = 2):
         super().__init__()
         self.backbone: ResNet50Trunk = resnet50_trunk(pretrained, last_stride)
-        c = ResNet50Trunk.out_channels
+        c = self.backbone.out_channels
         self.names = ("global",)
         self.heads = nn.ModuleList([ClassifierHead(c, num_classes)])
         self.descriptor_dim = c

@@ -53,13 +53,12 @@ from torch import Tensor, nn
 
 from .registry import register_model
 from .attention import CAM_ENERGIES, SAM_RPE_READINGS, ChannelAttention, SpatialAttentionRPE
-from .backbone import ResNet50Trunk, resnet50_trunk
+from .backbone import current_trunk, resnet50_trunk
 from .heads import ReductionHead, ReIDModel
 
 __all__ = ["BRANCHES", "LAGANet", "laganet", "mbanet"]
 
 BRANCHES = ("sam", "cam", "global", "local")   # descriptor order
-LAYER3_CHANNELS = 1024
 
 
 def _positive_int(name: str, value) -> int:
@@ -136,9 +135,10 @@ class LAGANet(ReIDModel):
                 (b, trunk.layer4 if i == 0 else copy.deepcopy(trunk.layer4))
                 for i, b in enumerate(self.branches)
             )
-        c4 = ResNet50Trunk.out_channels
+        c3, c4 = trunk.stage_channels[2:]
+        reduction_dim = current_trunk().channels(reduction_dim)  # the heads scale with the trunk
         if "sam" in self.branches:
-            self.sam3 = SpatialAttentionRPE(LAYER3_CHANNELS, rpe=sam_rpe)
+            self.sam3 = SpatialAttentionRPE(c3, rpe=sam_rpe)
             self.sam4 = SpatialAttentionRPE(c4, rpe=sam_rpe)
         if "cam" in self.branches:
             self.cam3 = ChannelAttention(energy=cam_energy)

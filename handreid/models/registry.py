@@ -12,6 +12,8 @@ from typing import Callable
 
 from torch import nn
 
+from .backbone import trunk_shape
+
 __all__ = ["available_models", "build_model", "model_options", "register_model"]
 
 _REGISTRY: dict[str, Callable[..., nn.Module]] = {}
@@ -69,8 +71,11 @@ def model_options(name: str) -> dict[str, object]:
     }
 
 
-def build_model(name: str, num_classes: int, pretrained: bool = False, **options) -> nn.Module:
+def build_model(name: str, num_classes: int, pretrained: bool = False, trunk=None, **options) -> nn.Module:
     """Build registered model ``name`` for ``num_classes`` training identities.
+
+    ``trunk``: the :class:`~handreid.models.backbone.TrunkShape` (or its dict) of the backbone;
+    None is the papers' full ResNet50 / VGG19-bn, the only shape with ImageNet weights.
 
     ``pretrained=True`` loads ImageNet weights for the backbone through torchvision's weight
     enums, downloading a missing file into ``torch.hub.get_dir()/checkpoints`` with a short timeout
@@ -91,4 +96,5 @@ def build_model(name: str, num_classes: int, pretrained: bool = False, **options
             )
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
         raise ValueError(f"build_model({name!r}): num_classes must be a positive int, got {num_classes!r}")
-    return fn(num_classes, pretrained=bool(pretrained), **options)
+    with trunk_shape(trunk):
+        return fn(num_classes, pretrained=bool(pretrained), **options)

@@ -217,10 +217,10 @@ class RGANet(ReIDModel):
         self.backbone: ResNet50Trunk = resnet50_trunk(pretrained, last_stride)
         sizes = stage_sizes(self.image_size) if self.image_size else [(None, None)] * 4
         self.rga = nn.ModuleList(
-            RGAModule(c, h, w, ratio, down_ratio) for c, (h, w) in zip(STAGE_CHANNELS, sizes))
+            RGAModule(c, h, w, ratio, down_ratio) for c, (h, w) in zip(self.backbone.stage_channels, sizes))
         self.names = ("global",)
-        self.heads = nn.ModuleList([BNNeckHead(ResNet50Trunk.out_channels, num_classes)])
-        self.descriptor_dim = ResNet50Trunk.out_channels
+        self.heads = nn.ModuleList([BNNeckHead(self.backbone.out_channels, num_classes)])
+        self.descriptor_dim = self.backbone.out_channels
         self.num_classes = num_classes
 
     def feature_map(self, x: Tensor) -> Tensor:

@@ -23,8 +23,8 @@ from .. import published as pub
 from ..data.datasets import body_datasets, hand_datasets, label_of
 
 __all__ = [
-    "Column", "EXPERIMENTS", "Experiment", "FIGURES", "MAP_DEFINITIONS", "METRIC_LABELS", "Row", "Selection", "TABLES",
-    "get", "metric_definition", "notebook_choices", "select", "selected",
+    "Column", "DEMO_SEEDS", "EXPERIMENTS", "Experiment", "FIGURES", "MAP_DEFINITIONS", "METRIC_LABELS", "Row", "Selection", "TABLES",
+    "get", "metric_definition", "notebook_choices", "seeds_of", "select", "selected",
 ]
 
 #: What "mAP" means beside a published number (issue 13, docs/DESIGN.md §3).
@@ -282,6 +282,25 @@ TABLES = tuple(k for k, e in EXPERIMENTS.items() if not e.is_figure)
 FIGURES = tuple(k for k, e in EXPERIMENTS.items() if e.is_figure)
 
 
+#: The headline comparisons the demo profile trains with 3 seeds by default (tables show mean ±
+#: std over seeds): GPA-Net's Tables 1, 3, 4 and Fig. 2 on the hand data. LAGA-Net's Tables III
+#: and V stay at 1 seed for now: their 80 attention-network trainings would more than double the
+#: 2-core demo sweep (BENCHMARKS.md "Demo sweep").
+DEMO_SEEDS = {"gpa-table1": 3, "gpa-table3": 3, "gpa-table3-heatmap": 3, "gpa-table4": 3, "gpa-fig2": 3}
+
+
+def seeds_of(exp: "Experiment | str", profile: str = "demo", seeds: int | None = None) -> int:
+    """Training seeds of ``exp``: ``seeds`` when given, else the profile's default (demo:
+    :data:`DEMO_SEEDS`, else 1; paper: 1)."""
+    if seeds is not None:
+        if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+            raise ValueError(f"seeds={seeds!r}: expected a positive number of training seeds (or None: "
+                             f"each table's default)")
+        return seeds
+    key = exp if isinstance(exp, str) else exp.key
+    return DEMO_SEEDS.get(key, 1) if profile == "demo" else 1
+
+
 def get(key: str) -> Experiment:
     try:
         return EXPERIMENTS[key]
@@ -337,7 +356,7 @@ def notebook_choices(notebook: str) -> dict:
     """Allowed values of the tables / figures notebooks' parameters (for :func:`handreid.params.validate`)."""
     from ..engine.variant import VARIANTS
 
-    choices = {"profile": ("demo", "paper"), "seeds": range(1, 11), "only": Selection(),
+    choices = {"profile": ("demo", "paper"), "seeds": (None, *range(1, 11)), "only": Selection(),
                "data_root": _OptionalFolder(), "variant": (None, *VARIANTS)}
     if notebook not in ("tables", "figures"):
         raise ValueError(f"notebook={notebook!r}: expected 'tables' or 'figures'")

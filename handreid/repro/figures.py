@@ -26,29 +26,36 @@ __all__ = ["cmc_figure", "figure", "figure_cell", "heatmap_figure", "heatmap_mat
 
 
 def cmc_figure(exp: Experiment | str = "gpa-fig2", profile: str = "demo", runs_root=None,
-               variant: str | None = None):
-    """GPA-Net Fig. 2: the CMC curve of every row on the figure's dataset (seed 0); missing runs are named."""
+               variant: str | None = None, seeds: int | None = None):
+    """GPA-Net Fig. 2: the CMC curve of every row on the figure's dataset, the mean over the
+    training seeds (:func:`~handreid.repro.experiments.seeds_of`) with a band of ± their std;
+    missing runs are named."""
     import matplotlib.pyplot as plt
 
     exp = ex.get(exp) if isinstance(exp, str) else exp
+    seeds = ex.seeds_of(exp, profile, seeds)
     col = exp.columns[0]
     root = _runs_root(runs_root)
     fig, ax = plt.subplots(figsize=(5.5, 4))
-    runs, labels, missing = [], [], []
+    curves, labels, missing = [], [], []
     for row in exp.rows:
-        rid = next((r for r, _ in cell_runs(exp, row, col, profile, 1, variant)), None)
+        ids = [r for r, _ in cell_runs(exp, row, col, profile, seeds, variant)]
         p = exp.published.get((row.key, col.key), {}).get("rank1")
         paper = f" (paper {p:.2f}%)" if p is not None else ""
-        if rid is not None and (root / rid / records.METRICS).exists():
-            run = records.load_run(root / rid)
-            runs.append(run)
-            labels.append(f"{row.label}: rank-1 {run.summary()['rank1_mean']:.1f}%{paper}")
+        runs = [records.load_run(root / rid) for rid in ids if (root / rid / records.METRICS).exists()]
+        if runs:
+            curves.append(np.array([r.metrics["summary"]["cmc_mean"] for r in runs], float))
+            r1 = curves[-1][:, 0]
+            spread = f" ± {r1.std(ddof=1):.1f}" if len(runs) > 1 else ""
+            note = "" if len(runs) == len(ids) else f" [{len(runs)}/{len(ids)} seeds]"
+            labels.append(f"{row.label}: rank-1 {r1.mean():.1f}{spread}%{note}{paper}")
         else:
             missing.append(f"{row.label}: {MISSING}{paper}")
     for label in missing:  # a legend entry without a curve: never a number
         ax.plot([], [], ls="--", color="0.6", label=label)
-    plot_cmc(runs, exp.figure.get("max_rank", 20), ax=ax, labels=labels,
-             title=f"{exp.name}: CMC on {col.label} ({profile})")
+    over = f", mean ± std over {seeds} seeds" if seeds > 1 else ""
+    plot_cmc(curves, exp.figure.get("max_rank", 20), ax=ax, labels=labels,
+             title=f"{exp.name}: CMC on {col.label} ({profile}{over})")
     return fig
 
 
@@ -108,7 +115,7 @@ def heatmap_matrix(cells: pd.DataFrame, exp: Experiment, metric: str = "rank1", 
     return m
 
 
-def heatmap_figure(exp: Experiment | str = "gpa-table3-heatmap", profile: str = "demo", seeds: int = 1,
+def heatmap_figure(exp: Experiment | str = "gpa-table3-heatmap", profile: str = "demo", seeds: int | None = None,
                    runs_root=None, metric: str = "rank1", variant: str | None = None):
     """GPA-Net Table 3 as Hp x Vp heatmaps: ours (left) and published (right); returns (fig, ours matrix)."""
     import matplotlib.pyplot as plt
@@ -138,12 +145,12 @@ def heatmap_figure(exp: Experiment | str = "gpa-table3-heatmap", profile: str = 
     return fig, ours
 
 
-def figure(key: str, profile: str = "demo", seeds: int = 1, runs_root=None, data_root=None,
+def figure(key: str, profile: str = "demo", seeds: int | None = None, runs_root=None, data_root=None,
            variant: str | None = None):
     """The figure of experiment ``key`` (cmc, retrieval or heatmap) from the runs of ``variant``."""
     exp = ex.get(key)
     if exp.kind == "cmc":
-        return cmc_figure(exp, profile, runs_root, variant)
+        return cmc_figure(exp, profile, runs_root, variant, seeds)
     if exp.kind == "retrieval":
         return retrieval_figure(exp, profile, runs_root, data_root, variant)
     if exp.kind == "heatmap":
@@ -151,7 +158,7 @@ def figure(key: str, profile: str = "demo", seeds: int = 1, runs_root=None, data
     raise ValueError(f"{key} is a table, not a figure")
 
 
-def figure_cell(key: str, profile: str = "demo", seeds: int = 1, only: str = "all", folder=None, runs_root=None,
+def figure_cell(key: str, profile: str = "demo", seeds: int | None = None, only: str = "all", folder=None, runs_root=None,
                 data_root=None, variant: str | None = None):
     """A figures-notebook cell: the figure (saved to ``figures/<key>_<profile>[-<variant>].{png,pdf}``), or a note."""
     from ..paths import figures_dir

@@ -11,7 +11,8 @@ metrics of the model on another dataset's repeats, GPA-Net Table 2; ``"retrieval
 gallery lists for the figures). Where each record lives is :mod:`handreid.engine.records`'s
 business. Each training appears once per distinct ``run_id`` (the engine derives it from
 everything that decides the result), so a run shared by several tables is trained once.
-``seeds=N`` repeats every training with seeds 0..N-1.
+``seeds=N`` repeats every training with seeds 0..N-1; ``seeds=None`` takes each table's default
+(:func:`~handreid.repro.experiments.seeds_of`: 3 for the demo's headline comparisons, else 1).
 
 Demo profile: :data:`DEMO_OVERRIDES` shrink epochs and images per recipe and data kind so that
 every table and figure comes out on 2 CPU cores in minutes (BENCHMARKS.md has the timings).
@@ -27,32 +28,20 @@ from ..data.datasets import kind_of, repeats_of
 from ..engine import records
 from ..io import read_json
 from ..paths import runs_dir
-from .experiments import Column, Experiment, Row, select
+from .experiments import Column, Experiment, Row, get, seeds_of, select
 
-__all__ = ["DEMO_FULL_RUNS", "DEMO_METHOD_OVERRIDES", "DEMO_OVERRIDES", "Plan", "Task", "cell_runs",
+__all__ = ["DEMO_OVERRIDES", "Plan", "Task", "cell_runs",
            "plan", "run_id_of", "run_params"]
 
-#: Demo-profile settings per (recipe, data kind), applied on top of the demo profile only, so
-#: that every table and figure comes out on 2 CPU cores in under 30 minutes (numbers near
-#: chance, structure complete). 48x48 keeps ResNet50's layer4 map at 2x2 (at 32x32 it is 1x1,
-#: where BatchNorm over a small last batch blows the weights up).
+#: Demo-profile settings per (recipe, data kind), applied on top of the demo profile (40 epochs,
+#: 64x64, the small trunk: engine.config.PROFILES): body images keep their 2:1 shape.
 DEMO_OVERRIDES: dict[tuple[str, str], dict] = {
-    ("gpa", "hand"): {"epochs": 4, "image_size": [48, 48]},
-    ("gpa", "body"): {"epochs": 4, "image_size": [64, 32]},
-    ("laga", "hand"): {"epochs": 2, "image_size": [32, 32]},
-    ("laga", "body"): {"epochs": 2, "image_size": [48, 32]},
-    ("mba", "hand"): {"epochs": 2, "image_size": [32, 32]},
+    ("gpa", "body"): {"image_size": [64, 32]},
+    ("laga", "body"): {"image_size": [64, 32]},
     # RGA-Net's and ABD-Net's own batches (16 identities x 4) exceed the demo CUHK03's 12 training ids.
-    ("rga", "body"): {"epochs": 2, "image_size": [48, 32], "batch_size": 20},
-    ("abd", "body"): {"epochs": 2, "image_size": [48, 32], "batch_size": 20},
+    ("rga", "body"): {"image_size": [64, 32], "batch_size": 20},
+    ("abd", "body"): {"image_size": [64, 32], "batch_size": 20},
 }
-#: ... and per method (after the above): VGG19-bn's 140M parameters make each step and
-#: checkpoint slow.
-DEMO_METHOD_OVERRIDES: dict[str, dict] = {"vgg19bn": {"epochs": 2}}
-#: Demo runs left at the demo profile's own settings (40 epochs at 64x64): GPA-Net against
-#: ResNet50 on D-r (Table 1's first column, Fig. 2), the demo's one comparison trained long
-#: enough to show learning.
-DEMO_FULL_RUNS = {("11k-dr", "gpanet"), ("11k-dr", "resnet50")}
 
 
 def run_params(row: Row, column: Column, profile: str = "demo", seed: int = 0,
@@ -64,9 +53,8 @@ def run_params(row: Row, column: Column, profile: str = "demo", seed: int = 0,
     p = {"dataset": ds, "method": row.method,
          "method_options": dict(options if options is not None else {**row.options, **column.options}),
          "recipe": row.recipe, "profile": profile, "seed": int(seed), "eval_repeats": repeats_of(ds)}
-    if profile == "demo" and (ds, row.method) not in DEMO_FULL_RUNS:
+    if profile == "demo":
         p.update(DEMO_OVERRIDES.get((row.recipe, kind_of(ds)), {}))
-        p.update(DEMO_METHOD_OVERRIDES.get(row.method, {}))
     return p
 
 
@@ -175,15 +163,14 @@ def cell_runs(exp: Experiment, row: Row, column: Column, profile: str = "demo", 
 
 
 def plan(spec: str | Sequence[str] | Iterable[Experiment] | None = None, profile: str = "demo",
-         seeds: int = 1, datasets: Sequence[str] | None = None, methods: Sequence[str] | None = None
+         seeds: int | None = None, datasets: Sequence[str] | None = None, methods: Sequence[str] | None = None
          ) -> Plan:
     """Trainings and derived evaluations of the selected experiments, each once.
 
     ``datasets`` / ``methods`` keep only the cells trained on those datasets / with those
     methods (e.g. the quick check ``datasets=["11k-dr"], methods=["gpanet", "resnet50"]``).
     """
-    if seeds < 1:
-        raise ValueError(f"seeds={seeds!r}: expected a positive number of training seeds")
+    seeds_of(get("gpa-table1"), profile, seeds)  # a bad value fails before anything is planned
     exps = spec if (isinstance(spec, (list, tuple)) and spec and isinstance(spec[0], Experiment)) \
         else select(spec)
     runs: dict[str, Task] = {}
@@ -196,7 +183,7 @@ def plan(spec: str | Sequence[str] | Iterable[Experiment] | None = None, profile
                 if datasets and col.train not in datasets:
                     continue
                 who = exp.cell_name(row, col)
-                for rid, p in cell_runs(exp, row, col, profile, seeds):
+                for rid, p in cell_runs(exp, row, col, profile, seeds_of(exp, profile, seeds)):
                     runs.setdefault(rid, Task("train", rid, p)).needed_by.append(who)
                     if col.cross:
                         e = Task("cross", rid, p, col.test)

@@ -412,7 +412,7 @@ def summary(outcomes: Sequence[Outcome]) -> str:
 
 
 def reproduce(tables: str | Sequence[str] | None = "all", profile: str = "demo", data_root: str | None = None,
-              device: str = "auto", seeds: int = 1, jobs: int = 1, executor: str = "local",
+              device: str = "auto", seeds: int | None = None, jobs: int = 1, executor: str = "local",
               dry_run: bool = False, datasets: Sequence[str] | None = None, methods: Sequence[str] | None = None,
               out_dir: str | None = None, log_output: bool = True, slurm: dict | None = None,
               notebooks: bool = True, retrain: bool = False, variant: str | None = None) -> list[Outcome]:
@@ -518,7 +518,7 @@ def set_aside(tasks: Sequence[Task]) -> list[Path]:
     return moved
 
 
-def run_notebook(name: str, profile: str = "demo", seeds: int = 1, data_root: str | None = None,
+def run_notebook(name: str, profile: str = "demo", seeds: int | None = None, data_root: str | None = None,
                  only: str = "all", variant: str | None = None) -> Path:
     """Execute ``notebooks/<name>.ipynb`` (tables or figures) into ``results/notebooks/<name>_<profile>.ipynb``."""
     import papermill

@@ -50,10 +50,11 @@ def _combine(per_seed: list[list[float]]) -> dict:
             "repeats": int(np.mean([len(v) for v in per_seed]))}
 
 
-def collect(exp: Experiment | str, profile: str = "demo", seeds: int = 1, runs_root=None,
+def collect(exp: Experiment | str, profile: str = "demo", seeds: int | None = None, runs_root=None,
             data_root: str | Path | None = None, variant: str | None = None) -> pd.DataFrame:
     """Tidy cells of one experiment: a row per (row, column, metric) with ours, paper, Δ and status."""
     exp = ex.get(exp) if isinstance(exp, str) else exp
+    seeds = ex.seeds_of(exp, profile, seeds)
     root = _runs_root(runs_root)
     out = []
     counts: dict[str, dict | None] = {}
@@ -269,9 +270,10 @@ class TableResult:
                 write_text(stem.with_suffix(".tex"), self.to_latex())]
 
 
-def table(exp: Experiment | str, profile: str = "demo", seeds: int = 1, runs_root=None,
+def table(exp: Experiment | str, profile: str = "demo", seeds: int | None = None, runs_root=None,
           data_root: str | Path | None = None, variant: str | None = None) -> TableResult:
     exp = ex.get(exp) if isinstance(exp, str) else exp
+    seeds = ex.seeds_of(exp, profile, seeds)
     return TableResult(exp, collect(exp, profile, seeds, runs_root, data_root, variant), profile, seeds, variant)
 
 
@@ -284,7 +286,7 @@ def to_markdown(df: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def overview(profile: str = "demo", seeds: int = 1, runs_root=None, data_root=None, only: str = "all",
+def overview(profile: str = "demo", seeds: int | None = None, runs_root=None, data_root=None, only: str = "all",
              variant: str | None = None) -> pd.DataFrame:
     """One line per selected table / figure: how many of its cells have numbers, are missing, not reproduced."""
     recs = []
@@ -298,7 +300,7 @@ def overview(profile: str = "demo", seeds: int = 1, runs_root=None, data_root=No
     return pd.DataFrame(recs)
 
 
-def table_cell(key: str, profile: str = "demo", seeds: int = 1, only: str = "all", data_root=None,
+def table_cell(key: str, profile: str = "demo", seeds: int | None = None, only: str = "all", data_root=None,
                folder=None, runs_root=None, variant: str | None = None):
     """A tables-notebook cell: the table (written to ``results/tables/``), or a note when not selected."""
     if not ex.selected(only, key):

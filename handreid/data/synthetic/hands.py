@@ -3,7 +3,9 @@
 Every image shows a hand-like figure (palm ellipse, five rounded finger bars, wrist) whose look
 is fixed by its identity -- skin colour, palm proportions, finger lengths, widths and spread, and
 a set of dark marks at fixed positions on the hand (moles and veins on the dorsal side, creases
-and moles on the palmar side) -- while each image varies position, rotation, scale, finger
+and moles on the palmar side) and local marks on the fingers (the number of knuckle wrinkles or
+flexion creases at each joint, each nail's length, width and tint, the finger and metal of the
+ring worn in accessory images), as in real hands -- while each image varies position, rotation, scale, finger
 posture, lighting, background and noise. So images of one identity are similar but not
 identical, and what separates identities is a small set of continuous attributes a CNN can learn
 to embed and apply to identities it never saw. One identity is one (aspect, subject) pair, as in
@@ -22,8 +24,14 @@ from PIL import Image, ImageDraw
 
 from ..hands11k import ASPECTS
 
-__all__ = ["ASPECT_INDEX", "HAND_SIDE", "SKIN_BASE", "SKIN_NAMES", "SKIN_P", "Identity", "Subject",
+__all__ = ["ASPECT_INDEX", "RENDERER_VERSION", "HAND_SIDE", "SKIN_BASE", "SKIN_NAMES", "SKIN_P", "Identity", "Subject",
            "render_hand", "sample_identity", "sample_subject"]
+
+#: Bumped whenever the renderer draws differently, so demo trees written before are rewritten (it is
+#: part of every hand tree's parameter record). 2: local marks (knuckle/crease counts, nail shape
+#: and tint, the identity's ring), a larger hand, less background and rotation jitter, a wider
+#: spread of skin colours and finger lengths.
+RENDERER_VERSION = 2
 
 SKIN_BASE = {
     "very fair": (238, 204, 184),
@@ -83,12 +91,17 @@ class Identity:
     line_width: float
     nail_polish: int
     polish_color: np.ndarray
+    # local marks (finger order thumb .. little): what part-based and attention models can find
+    joint_lines: np.ndarray  # (5, 2) int: crease lines at the knuckle (dorsal) / flexion crease (palmar) of joints 1, 2
+    nail_shape: np.ndarray  # (5, 2): nail length and width factors (dorsal)
+    nail_tint: float  # how much paler than the skin the nails are (dorsal)
+    ring: tuple[int, int]  # (finger 1-4, metal 0 gold / 1 silver) of the ring worn in accessory images
 
 
 def sample_subject(rng: np.random.Generator, sid: str) -> Subject:
     gender = "female" if rng.random() < 0.64 else "male"
     skin_name = str(rng.choice(SKIN_NAMES, p=SKIN_P))
-    skin = np.clip(np.array(SKIN_BASE[skin_name], float) + rng.normal(0, 18, 3), 40, 250)
+    skin = np.clip(np.array(SKIN_BASE[skin_name], float) + rng.normal(0, 28, 3), 40, 250)
     polish = int(gender == "female" and rng.random() < 0.25)
     return Subject(
         sid=sid,
@@ -101,7 +114,7 @@ def sample_subject(rng: np.random.Generator, sid: str) -> Subject:
         irregular=int(rng.random() < 0.015),
         palm_w=float(rng.uniform(0.82, 1.12)),
         palm_h=float(rng.uniform(0.98, 1.32)),
-        lengths=_BASE_LEN * rng.uniform(0.82, 1.18, 5),
+        lengths=_BASE_LEN * rng.uniform(0.75, 1.2, 5),
         widths=_BASE_WIDTH * rng.uniform(0.8, 1.2) * rng.uniform(0.9, 1.1, 5),
         spread=float(rng.uniform(0.55, 1.5)),
     )
@@ -137,7 +150,7 @@ def sample_identity(rng: np.random.Generator, subj: Subject, code: str, hand_rng
         skin = subj.skin
         k = int(rng.integers(3, 7))
         uv = _inside_palm(rng, k)
-        moles = np.column_stack([uv[:, 0] * a, uv[:, 1] * b, rng.uniform(0.06, 0.11, k), rng.uniform(0.25, 0.55, k)])
+        moles = np.column_stack([uv[:, 0] * a, uv[:, 1] * b, rng.uniform(0.08, 0.14, k), rng.uniform(0.2, 0.5, k)])
         lines = []
         for _ in range(int(rng.integers(2, 4))):  # veins from the wrist towards the knuckles
             p0 = (rng.uniform(-0.45, 0.45) * a, -0.95 * b)
@@ -148,7 +161,7 @@ def sample_identity(rng: np.random.Generator, subj: Subject, code: str, hand_rng
         skin = subj.skin + (255 - subj.skin) * 0.28  # paler palm
         k = int(rng.integers(1, 4))
         uv = _inside_palm(rng, k, 0.7)
-        moles = np.column_stack([uv[:, 0] * a, uv[:, 1] * b, rng.uniform(0.05, 0.09, k), rng.uniform(0.3, 0.55, k)])
+        moles = np.column_stack([uv[:, 0] * a, uv[:, 1] * b, rng.uniform(0.07, 0.12, k), rng.uniform(0.25, 0.5, k)])
         # heart, head and life lines: (start u, v), (end u, v), bend; jittered per identity
         # (hand frame in palm half-axes, thumb towards -u)
         creases = (
@@ -167,6 +180,11 @@ def sample_identity(rng: np.random.Generator, subj: Subject, code: str, hand_rng
             p1 = (p0[0] + rng.uniform(-0.1, 0.3) * a, p0[1] + rng.uniform(0.4, 0.9) * b)
             lines.append((_curve(p0, p1, rng.uniform(-0.1, 0.1)), rng.uniform(0.65, 0.8)))
         line_width = float(rng.uniform(0.03, 0.05))
+    # drawn after the marks above, so those stay what they were for the same seed
+    joint_lines = rng.integers(0, 4, (5, 2)) if dorsal else rng.integers(1, 4, (5, 2))
+    nail_shape = rng.uniform(0.7, 1.35, (5, 2))
+    nail_tint = float(rng.uniform(0.15, 0.55))
+    ring = (int(rng.integers(1, 5)), int(rng.integers(0, 2)))
     return Identity(
         code=code,
         skin=skin,
@@ -180,6 +198,10 @@ def sample_identity(rng: np.random.Generator, subj: Subject, code: str, hand_rng
         line_width=line_width,
         nail_polish=subj.nail_polish,
         polish_color=subj.polish_color,
+        joint_lines=joint_lines,
+        nail_shape=nail_shape,
+        nail_tint=nail_tint,
+        ring=ring,
     )
 
 
@@ -220,16 +242,16 @@ def _band(center, d, n, half_len, half_w) -> np.ndarray:
 
 def render_hand(ident: Identity, rng: np.random.Generator, size: tuple[int, int], accessory: bool) -> Image.Image:
     W, H = size
-    bg = np.clip(rng.uniform(195, 250) + rng.normal(0, 6, 3), 0, 255)
+    bg = np.clip(rng.uniform(215, 245) + rng.normal(0, 3, 3), 0, 255)
     img = Image.new("RGB", (W, H), tuple(int(v) for v in bg))
     draw = ImageDraw.Draw(img)
 
     mirror = _MIRROR[ident.code]
-    phi = math.radians(rng.uniform(-8, 8))
+    phi = math.radians(rng.uniform(-4, 4))
     cos_p, sin_p = math.cos(phi), math.sin(phi)
-    s = 0.29 * min(H, W) * rng.uniform(0.92, 1.08)
+    s = 0.34 * min(H, W) * rng.uniform(0.92, 1.08)
     cx = W / 2 + rng.uniform(-0.08, 0.08) * W
-    cy = 0.56 * H + rng.uniform(-0.05, 0.05) * H
+    cy = 0.62 * H + rng.uniform(-0.04, 0.04) * H
 
     def tf(p) -> list[tuple[float, float]]:
         p = np.atleast_2d(np.asarray(p, float))
@@ -258,16 +280,19 @@ def render_hand(ident: Identity, rng: np.random.Generator, size: tuple[int, int]
         draw.polygon(tf(_finger_polygon(base, d, n, length, width)), fill=skin_c)
 
     dorsal = ident.code[0] == "d"
-    if dorsal:  # nails
-        nail_c = col(ident.polish_color) if ident.nail_polish else col(skin + (255 - skin) * 0.35)
-        for base, d, n, length, width in fingers:
+    crease_c = col(skin * (0.62 if dorsal else 0.7))
+    for f, (base, d, n, length, width) in enumerate(fingers):
+        # knuckle wrinkles (dorsal) / flexion creases (palmar): each joint its own number of lines
+        for j, frac in enumerate((0.3, 0.62)):
+            k = int(ident.joint_lines[f, j])
+            for i in range(k):
+                c = base + d * (length * frac + (i - (k - 1) / 2) * 0.055)
+                draw.line(tf([c - n * width * 0.42, c + n * width * 0.42]), fill=crease_c, width=1)
+    if dorsal:  # nails: each identity its own nail shape and tint
+        nail_c = col(ident.polish_color) if ident.nail_polish else col(skin + (255 - skin) * ident.nail_tint)
+        for (base, d, n, length, width), (ln, wd) in zip(fingers, ident.nail_shape):
             center = base + d * (length - 0.16)
-            draw.polygon(tf(_band(center, d, n, 0.11, width * 0.33)), fill=nail_c)
-    else:  # finger joint creases
-        for base, d, n, length, width in fingers[1:]:
-            for frac in (0.3, 0.6):
-                c = base + d * (length * frac)
-                draw.line(tf([c - n * width * 0.4, c + n * width * 0.4]), fill=col(skin * 0.78), width=1)
+            draw.polygon(tf(_band(center, d, n, 0.11 * ln, width * 0.33 * wd)), fill=nail_c)
 
     lw = max(1, int(round(ident.line_width * s)))
     for pts, dark in ident.lines:
@@ -277,9 +302,9 @@ def render_hand(ident: Identity, rng: np.random.Generator, size: tuple[int, int]
         dot((u, v), r, col(skin * dark))
 
     if accessory:
-        if rng.random() < 0.6:  # a ring on one of the four fingers
-            base, d, n, length, width = fingers[int(rng.integers(1, 5))]
-            metal = (212, 175, 55) if rng.random() < 0.5 else (190, 192, 200)
+        if rng.random() < 0.6:  # the identity's ring, always on the same finger
+            base, d, n, length, width = fingers[ident.ring[0]]
+            metal = ((212, 175, 55), (190, 192, 200))[ident.ring[1]]
             draw.polygon(tf(_band(base + d * 0.2, d, n, 0.05, width * 0.62)), fill=metal)
         else:  # a bracelet or watch strap across the wrist
             strap = col(rng.uniform(20, 120, 3))

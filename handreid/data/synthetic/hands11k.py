@@ -23,7 +23,8 @@ import numpy as np
 
 from ..hands11k import ASPECTS, COLUMNS, DIRNAME, IMAGE_NAME_FORMAT, IMAGES_DIRNAME, META_NAME
 from ._tree import FORMAT_VERSION, PARAMS_FILE, is_count, write_json
-from .hands import ASPECT_INDEX, HAND_SIDE, Identity, Subject, render_hand, sample_identity, sample_subject
+from .hands import (ASPECT_INDEX, HAND_SIDE, RENDERER_VERSION, Identity, Subject, render_hand, sample_identity,
+                    sample_subject)
 
 __all__ = ["check_params", "tree_complete", "write_11k"]
 
@@ -52,6 +53,7 @@ def check_params(num_subjects, images_per_aspect, image_size, accessory_fraction
     return {
         "generator": "handreid.data.synthetic.write_11k",
         "format_version": FORMAT_VERSION,
+        "renderer": RENDERER_VERSION,
         "num_subjects": int(num_subjects),
         "images_per_aspect": [int(ipa[0]), int(ipa[1])],
         "image_size": [int(size[0]), int(size[1])],

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..hd import EXTRA_DIRNAME, HD_DIRNAME, IMAGES_DIRNAMES, MAIN_DIRNAME
 from ._tree import FORMAT_VERSION, finish_tree, int_param, range_param, save_jpeg, size_param, start_tree
-from .hands import render_hand, sample_identity, sample_subject
+from .hands import RENDERER_VERSION, render_hand, sample_identity, sample_subject
 
 __all__ = ["write_hd"]
 
@@ -21,6 +21,7 @@ def _hd_params(num_subjects, num_extra, images_per_subject, image_size, seed) ->
     return {
         "generator": "handreid.data.synthetic.write_hd",
         "format_version": FORMAT_VERSION,
+        "renderer": RENDERER_VERSION,
         "num_subjects": int_param("num_subjects", num_subjects, 2, 100_000),
         "num_extra": int_param("num_extra", num_extra, 1, 100_000),
         "images_per_subject": range_param("images_per_subject", images_per_subject, 2, 100,
