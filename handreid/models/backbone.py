@@ -260,8 +260,10 @@ def build_vgg19bn(pretrained: bool = False) -> tvm.VGG:
     c, h = cfg[-2], shape.channels(4096)  # last convolution's channels; fc6/fc7 width
     vgg.classifier = nn.Sequential(nn.Linear(c * 7 * 7, h), nn.ReLU(True), nn.Dropout(0.5),
                                    nn.Linear(h, h), nn.ReLU(True), nn.Dropout(0.5), nn.Linear(h, 1000))
-    for m in vgg.classifier:  # torchvision's initialisation of VGG's linear layers
+    # torchvision's N(0, 0.01) for VGG's linear layers, its std scaled by 1/sqrt(width) so that each
+    # layer's output variance is that of the full network (fan-in x variance as at width 1)
+    for m in vgg.classifier:
         if isinstance(m, nn.Linear):
-            nn.init.normal_(m.weight, 0, 0.01)
+            nn.init.normal_(m.weight, 0, 0.01 / math.sqrt(shape.width))
             nn.init.constant_(m.bias, 0)
     return vgg
