@@ -180,4 +180,6 @@ def test_trains_one_epoch_built_for_the_recipe_size(tmp_path):
     record = fit(cfg, progress=False)
     assert record.finished and list(record.history["epoch"]) == [1]
     model = load_model(record.run_dir)
-    assert model.image_size == (32, 32) and model(torch.zeros(1, 3, 32, 32)).shape == (1, 2048)
+    # the demo profile's trunk (1/8 width): a 256-d descriptor, rebuilt as trained
+    assert model.descriptor_dim == 256
+    assert model.image_size == (32, 32) and model(torch.zeros(1, 3, 32, 32)).shape == (1, 256)

@@ -47,12 +47,12 @@ def test_paper_dry_run_lists_every_training_with_its_cost(capsys):
 
 def test_dry_run_marks_finished_runs_and_trains_nothing(tmp_path, capsys, monkeypatch):
     out_dir = str(tmp_path / "runs")
-    plan = pl.plan("gpa-table1", datasets=["11k-dr"], methods=["gpanet", "resnet50"])
+    plan = pl.plan("gpa-table1", datasets=["11k-dr"], methods=["gpanet", "resnet50"], seeds=1)
     done = pl.Task("train", plan.runs[0].run_id, {**plan.runs[0].params, "out_dir": out_dir})
     _finish(done)
     monkeypatch.setattr(sweep, "execute", lambda *a, **k: pytest.fail("a dry run executes nothing"))
     outcomes = sweep.reproduce("gpa-table1", dry_run=True, datasets=["11k-dr"], methods=["gpanet", "resnet50"],
-                               out_dir=out_dir)
+                               out_dir=out_dir, seeds=1)
     out = capsys.readouterr().out
     assert [o.status for o in outcomes] == ["skipped", "planned"]
     assert out.count("[finished]") == 1 and out.count("[to run]") == 1
@@ -137,8 +137,8 @@ def test_existing_records_are_named_and_retrain_trains_them_anew(tmp_path, monke
     monkeypatch.setattr(sweep, "execute", execute)
     monkeypatch.setattr(sweep, "prepare_demo_data", lambda datasets, root=None: None)
     runs = tmp_path / "results" / "runs"
-    kw = dict(datasets=["11k-dr"], methods=["gpanet"], out_dir=str(runs), notebooks=False)
-    (task,) = pl.plan("gpa-table1", **{k: kw[k] for k in ("datasets", "methods")}).runs
+    kw = dict(datasets=["11k-dr"], methods=["gpanet"], out_dir=str(runs), notebooks=False, seeds=1)
+    (task,) = pl.plan("gpa-table1", **{k: kw[k] for k in ("datasets", "methods", "seeds")}).runs
     (runs / task.run_id).mkdir(parents=True)
     (runs / task.run_id / "metrics.json").write_text("{}")
     sweep.reproduce("gpa-table1", **kw)

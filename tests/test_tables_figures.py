@@ -56,7 +56,7 @@ def gpa_table1_runs(tmp_path):
 
 
 def test_table_shows_numbers_missing_cells_best_and_differences(gpa_table1_runs):
-    t = tables.table("gpa-table1", runs_root=gpa_table1_runs)
+    t = tables.table("gpa-table1", seeds=1, runs_root=gpa_table1_runs)
     c = t.cells.set_index(["row", "column", "metric"])
     g = c.loc[("gpanet", "11k-dr", "rank1")]
     assert g["status"] == "ok" and g["mean"] == 55.0 and g["std_repeats"] == 5.0 and g["repeats"] == 2
@@ -78,7 +78,7 @@ def test_table_shows_numbers_missing_cells_best_and_differences(gpa_table1_runs)
 
 
 def test_written_files_csv_markdown_and_booktabs_latex(gpa_table1_runs, tmp_path):
-    paths = tables.table("gpa-table1", runs_root=gpa_table1_runs).write(tmp_path / "tables")
+    paths = tables.table("gpa-table1", seeds=1, runs_root=gpa_table1_runs).write(tmp_path / "tables")
     assert sorted(p.name for p in paths) == ["gpa-table1_demo.csv", "gpa-table1_demo.md", "gpa-table1_demo.tex"]
     csv = pd.read_csv(tmp_path / "tables" / "gpa-table1_demo.csv")
     assert len(csv) == 3 * 5 * 2
@@ -211,13 +211,37 @@ def test_retrieval_figure_reads_records_and_marks_missing(tmp_path):
 
 
 def test_cmc_figure_draws_finished_runs_and_names_missing_ones(gpa_table1_runs):
-    fig = figures.cmc_figure("gpa-fig2", runs_root=gpa_table1_runs)
+    fig = figures.cmc_figure("gpa-fig2", runs_root=gpa_table1_runs, seeds=1)
     ax = fig.axes[0]
     drawn = [ln for ln in ax.lines if len(ln.get_xdata())]
     assert len(drawn) == 2
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert "VGG19-bn: missing (paper 82.70%)" in legend
     assert "GPA-Net (ours): rank-1 55.0% (paper 94.80%)" in legend
+
+
+def test_headline_comparisons_default_to_three_seeds_mean_and_std(tmp_path):
+    """Issue 16: GPA-Net Table 1 and Fig. 2 are trained with 3 seeds in the demo; tables and the CMC
+    figure show the mean over seeds and their std (a band in the figure), and name missing seeds."""
+    root = tmp_path / "runs"
+    for seed, r1 in enumerate((50.0, 60.0, 70.0)):
+        _fake_run(root, _rid("gpa-table1", "gpanet", "11k-dr", seed), [r1, r1], [40.0, 40.0])
+    _fake_run(root, _rid("gpa-table1", "resnet50", "11k-dr", 0), [30.0, 30.0], [20.0, 20.0])
+    c = tables.table("gpa-table1", runs_root=root).cells.set_index(["row", "column", "metric"])
+    g = c.loc[("gpanet", "11k-dr", "rank1")]
+    assert (g["status"], g["seeds"], g["seeds_wanted"]) == ("ok", 3, 3)
+    assert g["mean"] == 60.0 and g["std_seeds"] == pytest.approx(np.std([50, 60, 70], ddof=1))
+    r = c.loc[("resnet50", "11k-dr", "rank1")]
+    assert (r["status"], r["seeds"]) == ("partial", 1)
+    assert "[1/3 seeds]" in tables.table("gpa-table1", runs_root=root).to_markdown()
+    assert tables.table("laga-table3", runs_root=root).seeds == 1  # LAGA-Net's tables: one seed for now
+    fig = figures.cmc_figure("gpa-fig2", runs_root=root)
+    ax = fig.axes[0]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "GPA-Net (ours): rank-1 60.0 ± 10.0% (paper 94.80%)" in legend
+    assert "ResNet50: rank-1 30.0% [1/3 seeds] (paper 88.74%)" in legend
+    assert len(ax.collections) == 1  # one ± std band: GPA-Net's three seeds
+    assert "mean ± std over 3 seeds" in ax.get_title()
 
 
 def test_notebook_cells_write_files_and_respect_the_selection(gpa_table1_runs, tmp_path):
@@ -260,7 +284,7 @@ def test_tables_and_figures_notebooks_on_demo_records(tmp_path, monkeypatch):
     assert {p.name for p in table_dir.glob("*.md")} == {f"{k}_demo.md" for k in ex.TABLES}
     assert len(list(table_dir.glob("*.tex"))) == len(list(table_dir.glob("*.csv"))) == len(ex.TABLES)
     t1 = (table_dir / "gpa-table1_demo.md").read_text()
-    assert "**35.00 ± 5.00** / 94.80 (−59.80)" in t1 and "missing / 82.70" in t1
+    assert "**35.00 ± 5.00 [1/3 seeds]** / 94.80 (−59.80)" in t1 and "missing / 82.70" in t1
     assert "**5.00** / 83.02 (−78.02)" in (table_dir / "gpa-table2_demo.md").read_text()
     figures = out / "figures"
     assert {p.name for p in figures.iterdir()} == {f"{k}_demo.{e}" for k in ex.FIGURES for e in ("png", "pdf")}
