@@ -26,10 +26,11 @@ PROFILES = {
     # Demo: from scratch (no ImageNet weights offline) on the demo world's synthetic data, a small
     # trunk (ResNet50's design at 1/8 of its channels, one bottleneck block per stage; each method
     # keeps its heads, attention modules and recipe: handreid.models.backbone.TrunkShape), 64x64
-    # images, 40 epochs, no step decays (a run this short is far from where they would come). The
-    # recipes' learning rates are for fine-tuning ImageNet weights; from scratch on the small trunk
-    # GPA-Net's SGD learns best at half of it, the Adam recipes at 2.5 times (measured on the demo
-    # D-r: BENCHMARKS.md "Demo world").
+    # images, 40 epochs. The recipes' learning rates are for fine-tuning ImageNet weights; from
+    # scratch on the small trunk GPA-Net's SGD learns steadily at half of it (the full rate with the
+    # recipe's decay varied far more between seeds), the Adam recipes at 2.5 times, and the scaled
+    # step decays did not raise rank-1 (GPA-Net, LAGA-Net on the demo D-r: BENCHMARKS.md, the demo
+    # world), so there are none.
     "demo": {"epochs": 40, "image_size": (64, 64), "pretrained": False, "batch_size": None,
              "lr_factor": {"sgd": 0.5, "adam": 2.5}, "step_decay": False,
              "trunk": {"width": 0.125, "blocks": [1, 1, 1, 1]}},
@@ -96,8 +97,10 @@ class RunConfig:
     def trunk(self) -> dict | None:
         """The profile's trunk shape (:class:`handreid.models.backbone.TrunkShape` as a dict; None:
         the papers' full ResNet50 / VGG19-bn)."""
+        from ..models.backbone import TrunkShape
+
         t = PROFILES[self.profile].get("trunk")
-        return None if t is None else {"width": float(t["width"]), "blocks": list(t["blocks"])}
+        return None if t is None else TrunkShape.parse(t).as_dict()
 
     @property
     def use_pretrained(self) -> bool:

@@ -24,7 +24,7 @@ from ..data.datasets import body_datasets, hand_datasets, label_of
 
 __all__ = [
     "Column", "DEMO_SEEDS", "EXPERIMENTS", "Experiment", "FIGURES", "MAP_DEFINITIONS", "METRIC_LABELS", "Row", "Selection", "TABLES",
-    "get", "metric_definition", "notebook_choices", "seeds_of", "select", "selected",
+    "get", "metric_definition", "check_seeds", "notebook_choices", "seeds_of", "select", "selected",
 ]
 
 #: What "mAP" means beside a published number (issue 13, docs/DESIGN.md §3).
@@ -289,14 +289,19 @@ FIGURES = tuple(k for k, e in EXPERIMENTS.items() if e.is_figure)
 DEMO_SEEDS = {"gpa-table1": 3, "gpa-table3": 3, "gpa-table3-heatmap": 3, "gpa-table4": 3, "gpa-fig2": 3}
 
 
+def check_seeds(seeds) -> int:
+    """``seeds`` when it is a positive int, else a ValueError saying what is expected."""
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise ValueError(f"seeds={seeds!r}: expected a positive number of training seeds (or None: "
+                         f"each table's default)")
+    return seeds
+
+
 def seeds_of(exp: "Experiment | str", profile: str = "demo", seeds: int | None = None) -> int:
     """Training seeds of ``exp``: ``seeds`` when given, else the profile's default (demo:
     :data:`DEMO_SEEDS`, else 1; paper: 1)."""
     if seeds is not None:
-        if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
-            raise ValueError(f"seeds={seeds!r}: expected a positive number of training seeds (or None: "
-                             f"each table's default)")
-        return seeds
+        return check_seeds(seeds)
     key = exp if isinstance(exp, str) else exp.key
     return DEMO_SEEDS.get(key, 1) if profile == "demo" else 1
 

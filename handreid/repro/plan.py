@@ -28,7 +28,7 @@ from ..data.datasets import kind_of, repeats_of
 from ..engine import records
 from ..io import read_json
 from ..paths import runs_dir
-from .experiments import Column, Experiment, Row, get, seeds_of, select
+from .experiments import Column, Experiment, Row, check_seeds, seeds_of, select
 
 __all__ = ["DEMO_OVERRIDES", "Plan", "Task", "cell_runs",
            "plan", "run_id_of", "run_params"]
@@ -170,7 +170,8 @@ def plan(spec: str | Sequence[str] | Iterable[Experiment] | None = None, profile
     ``datasets`` / ``methods`` keep only the cells trained on those datasets / with those
     methods (e.g. the quick check ``datasets=["11k-dr"], methods=["gpanet", "resnet50"]``).
     """
-    seeds_of(get("gpa-table1"), profile, seeds)  # a bad value fails before anything is planned
+    if seeds is not None:
+        check_seeds(seeds)  # a bad value fails before anything is planned
     exps = spec if (isinstance(spec, (list, tuple)) and spec and isinstance(spec[0], Experiment)) \
         else select(spec)
     runs: dict[str, Task] = {}
