@@ -60,7 +60,10 @@ RUN_NOTEBOOK = "train_eval.ipynb"
 #: prints "Kernel is running over TCP without encryption" for every notebook, which says that the
 #: kernel and this process talk over unencrypted TCP on the loopback interface of this machine
 #: (jupyter's default); nothing leaves the machine. Errors still show, and so does every output
-#: of the notebook itself.
+#: of the notebook itself. A sweep may print "[IPKernelApp] ERROR | KeyboardInterrupt caught in
+#: kernel." now and then (6 of 124 runs in one demo sweep): jupyter_client sends every kernel it
+#: shuts down a SIGINT before the shutdown request (``KernelManager.shutdown_kernel``), after the
+#: notebook has finished and been saved, and ipykernel logs that interrupt depending on timing.
 KERNEL = {"kernel_name": "python3", "extra_arguments": ["--IPKernelApp.log_level=ERROR"]}
 EXECUTORS = ("local", "slurm", "submitit-local", "submitit-debug")
 
