@@ -163,7 +163,8 @@ def test_runs_shared_by_several_tables_are_planned_once():
     plan3 = pl.plan(["gpa-table1", "gpa-table3", "gpa-table4"])
     assert len(set(_ids(plan3))) == 3 * (15 + 11 + 1)
     assert {t.params["seed"] for t in plan3.runs} == {0, 1, 2}
-    assert {t.params["seed"] for t in pl.plan("laga-table3").runs} == {0}
+    assert {t.params["seed"] for t in pl.plan("laga-table3").runs} == {0, 1, 2}
+    assert {t.params["seed"] for t in pl.plan("laga-table4").runs} == {0}  # the body comparison: one
     shared = [r for r in plan.runs if r.params["dataset"] == "11k-pr" and r.params["method"] == "gpanet"
               and r.params["method_options"] == {"hp": 3, "vp": 1}]
     assert len(shared) == 1

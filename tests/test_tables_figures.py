@@ -234,7 +234,8 @@ def test_headline_comparisons_default_to_three_seeds_mean_and_std(tmp_path):
     r = c.loc[("resnet50", "11k-dr", "rank1")]
     assert (r["status"], r["seeds"]) == ("partial", 1)
     assert "[1/3 seeds]" in tables.table("gpa-table1", runs_root=root).to_markdown()
-    assert tables.table("laga-table3", runs_root=root).seeds == 1  # LAGA-Net's tables: one seed for now
+    assert tables.table("laga-table3", runs_root=root).seeds == 3
+    assert tables.table("laga-table4", runs_root=root).seeds == 1  # the body comparison: one seed
     fig = figures.cmc_figure("gpa-fig2", runs_root=root)
     ax = fig.axes[0]
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
