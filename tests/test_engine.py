@@ -167,3 +167,30 @@ def test_a_loss_that_turns_nan_mid_run_names_the_step_and_keeps_the_last_good_ch
     assert state["epoch"] == 0 and [r["epoch"] for r in state["history"]] == [1]
     assert all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())
     assert not (run_dir / "metrics.json").exists()
+
+
+def test_fit_accuracy_is_the_first_classifier_on_the_unaugmented_training_images(data_root, tmp_path):
+    run = fit(_cfg(data_root, tmp_path, epochs=3, recipe="laga", method="laganet", method_options={},
+                   batch_size=8))
+    # Explicitly: every training image resized to the input size, normalised, the eval-mode model,
+    # argmax of the first classifier's logits against the label.
+    from handreid.data.augment import normalize, to_float
+    from handreid.data.cache import ImageCache
+    from handreid.engine import fit_accuracy
+
+    split = load_split("11k-dr", root=data_root, repeat=0, seed=0)
+    images = ImageCache(split.image_paths(split.train), (32, 32)).array
+    model = load_model(run.run_dir)
+    with torch.no_grad():
+        logits = model.forward_output(normalize(to_float(images, torch.device("cpu")))).logits[0]
+    expected = 100.0 * (logits.argmax(1) == torch.as_tensor(split.train["label"].to_numpy())).double().mean().item()
+    assert run.metrics["fit_acc"] == pytest.approx(expected)
+    assert fit_accuracy(run.run_dir, data_root) == run.metrics["fit_acc"]  # from the saved weights, the same
+    # A record made before fit measured it: RunRecord.fit_acc() computes it from the weights.
+    from handreid.engine import load_run
+    from handreid.io import read_json, write_json
+
+    metrics = read_json(run.run_dir / "metrics.json")
+    del metrics["fit_acc"]
+    write_json(run.run_dir / "metrics.json", metrics)
+    assert load_run(run.run_dir).fit_acc() == run.metrics["fit_acc"]

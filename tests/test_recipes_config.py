@@ -45,14 +45,22 @@ def test_demo_profile_defaults_and_overrides():
     cfg = make_config(dataset="11k-dr", method="gpanet")
     r = cfg.resolved_recipe()
     assert (r.epochs, r.image_size, cfg.use_pretrained) == (40, (64, 64), False)
-    # from scratch: no pretrained layers to slow down, half the SGD fine-tuning lr, 2.5x Adam's, no decay
-    assert (r.lr, r.backbone_lr_mult, r.milestones) == (0.01, 1.0, ())
+    # from scratch: no pretrained layers to slow down, half the SGD fine-tuning lr and x0.1 over the
+    # last quarter of the epochs; 2.5x Adam's lr, constant after the warm-up
+    assert (r.lr, r.backbone_lr_mult, r.milestones, r.gamma) == (0.01, 1.0, (30,), 0.1)
+    assert [r.lr_at(e) for e in (0, 29)] == [0.01, 0.01] and r.lr_at(30) == r.lr_at(39) == pytest.approx(1e-3)
+    assert make_config(method="gpanet", epochs=12).resolved_recipe().milestones == (9,)
     laga = make_config(dataset="11k-dr", method="laganet", recipe="laga").resolved_recipe()
     assert (laga.warmup_epochs, laga.milestones, laga.lr) == (6, (), pytest.approx(2e-3))
+    assert laga.lr_at(6) == laga.lr_at(39) == pytest.approx(2e-3)
     assert laga.warmup_start_lr == pytest.approx(2e-5)
     assert cfg.trunk == {"width": 0.125, "blocks": [1, 1, 1, 1]} and cfg.identity()["trunk"] == cfg.trunk
     paper = make_config(dataset="11k-dr", method="gpanet", profile="paper", data_root="/data").resolved_recipe()
     assert (paper.lr, paper.backbone_lr_mult, paper.epochs, paper.image_size) == (0.02, 0.1, 60, (384, 384))
+    assert (paper.milestones, paper.gamma) == ((30,), 0.1)
+    paper_laga = make_config(dataset="11k-dr", method="laganet", recipe="laga", profile="paper",
+                             data_root="/data").resolved_recipe()
+    assert (paper_laga.milestones, paper_laga.gamma) == ((40, 60), 0.5)  # the recipes' own decays
     paper_cfg = make_config(dataset="11k-dr", method="gpanet", profile="paper", data_root="/data")
     assert paper_cfg.trunk is None and "trunk" not in paper_cfg.identity()  # paper run ids unchanged
     cfg = make_config(method="resnet50", epochs=3, image_size=96, batch_size=8, pretrained=True)

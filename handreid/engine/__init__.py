@@ -9,10 +9,10 @@ from .config import PROFILES, ConfigError, RunConfig, config_from_namespace, mak
 from .evaluate import evaluate, evaluate_repeats, extract_features
 from .records import RunRecord, list_runs, load_run
 from .recipes import get_recipe
-from .train import TrainingDiverged, fit, load_model
+from .train import TrainingDiverged, fit, fit_accuracy, load_model
 
 __all__ = [
     "PROFILES", "ConfigError", "RunConfig", "RunRecord", "TrainingDiverged", "config_from_namespace",
-    "evaluate", "evaluate_repeats", "extract_features", "fit", "get_recipe", "list_runs",
+    "evaluate", "evaluate_repeats", "extract_features", "fit", "fit_accuracy", "get_recipe", "list_runs",
     "load_model", "load_run", "make_config",
 ]

@@ -63,6 +63,18 @@ class RunRecord:
             raise ValueError(f"run {self.run_dir} has not finished (no {METRICS})")
         return dict(self.metrics["summary"])
 
+    def fit_acc(self) -> float:
+        """How well the network fits its training images (%, :func:`handreid.engine.fit_accuracy`):
+        the recorded ``fit_acc``, or for a record made before ``fit`` measured it, computed from its
+        saved weights."""
+        if not self.finished:
+            raise ValueError(f"run {self.run_dir} has not finished (no {METRICS})")
+        if "fit_acc" in self.metrics:
+            return float(self.metrics["fit_acc"])
+        from .train import fit_accuracy
+
+        return fit_accuracy(self.run_dir)
+
 
 def load_run(run_dir: str | Path) -> RunRecord:
     run_dir = Path(run_dir)

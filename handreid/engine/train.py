@@ -183,9 +183,9 @@ def fit(config: RunConfig | dict, progress: bool = True, stop_after: int | None 
             t0 = time.perf_counter()
             row = _train_epoch(model, optimizer, loss_fn, recipe, train_images, labels, epoch,
                                cfg.seed, device, progress, run_dir.name, extra_losses)
-            row["val_acc"] = _val_accuracy(model, val_images, val_labels, device)
+            row["val_acc"] = _accuracy(model, val_images, val_labels, device)
             if keep_best:  # the authors' code: ">=" on the accuracy of the classifiers' summed softmax
-                row["val_acc_ensemble"] = _val_accuracy(model, val_images, val_labels, device, ensemble=True)
+                row["val_acc_ensemble"] = _accuracy(model, val_images, val_labels, device, ensemble=True)
                 best = keep_if_best(best, epoch + 1, row["val_acc_ensemble"], model)
             row["seconds"] = time.perf_counter() - t0
             history.append(row)
@@ -217,7 +217,8 @@ def fit(config: RunConfig | dict, progress: bool = True, stop_after: int | None 
     rows = evaluate_repeats(model, cfg.dataset, cfg.root, cfg.seed, range(cfg.eval_repeats),
                             recipe.image_size, device, flip=recipe.flip_test,
                             resize_filter=recipe.resize_filter)
-    metrics = {"dataset": cfg.dataset, "per_repeat": rows, "summary": aggregate(rows)}
+    metrics = {"dataset": cfg.dataset, "per_repeat": rows, "summary": aggregate(rows),
+               "fit_acc": _fit_accuracy(model, split, recipe, device)}
     if keep_best:
         metrics["weights"] = chosen or {"rule": "last", "epoch": recipe.epochs}
     _save_checkpoint(run_dir / records.MODEL, {"model": model.state_dict(), "header": header})
@@ -226,7 +227,8 @@ def fit(config: RunConfig | dict, progress: bool = True, stop_after: int | None 
     if progress:
         s = metrics["summary"]
         print(f"[handreid] {run_dir.name}: rank-1 {s['rank1_mean']:.2f} +- {s['rank1_std']:.2f}  "
-              f"mAP {s['mAP_mean']:.2f} +- {s['mAP_std']:.2f}  ({len(rows)} repeats)")
+              f"mAP {s['mAP_mean']:.2f} +- {s['mAP_std']:.2f}  ({len(rows)} repeats); "
+              f"training images classified {metrics['fit_acc']:.1f}%")
     return records.load_run(run_dir)
 
 
@@ -308,10 +310,11 @@ def _cpu_copy(obj):
 
 
 @torch.no_grad()
-def _val_accuracy(model, images: np.ndarray, labels: torch.Tensor, device: torch.device,
-                  batch_size: int = 64, ensemble: bool = False) -> float:
-    """Identity accuracy (%) of the first classifier on the held-out validation images, in float32;
-    ``ensemble``: of the sum of every classifier's softmax (the authors' code's ``score``)."""
+def _accuracy(model, images: np.ndarray, labels: torch.Tensor, device: torch.device,
+              batch_size: int = 64, ensemble: bool = False) -> float:
+    """Identity accuracy (%) of the first classifier on ``images`` (the held-out validation images,
+    or the training images for :func:`fit_accuracy`), in eval mode and float32; ``ensemble``: of the
+    sum of every classifier's softmax (the authors' code's ``score``)."""
     if len(images) == 0:
         return math.nan
     model.eval()
@@ -324,6 +327,27 @@ def _val_accuracy(model, images: np.ndarray, labels: torch.Tensor, device: torch
         correct += int((score.argmax(1).cpu() == labels[s:s + batch_size]).sum())
     model.train()
     return 100.0 * correct / len(images)
+
+
+def _fit_accuracy(model, split, recipe: Recipe, device: torch.device) -> float:
+    """How well the trained network fits its training images: the first classifier's accuracy (%) on
+    every training image as the test sees it (resized to the input size, no augmentation), in eval
+    mode. The history's running ``train_acc`` is measured on augmented batches in train mode
+    (dropout on, batch-norm statistics of the batch): for the attention networks' P x K batches of
+    5 identities it stays 25-40 points below this."""
+    images = ImageCache(split.image_paths(split.train), recipe.image_size, resize_filter=recipe.resize_filter).array
+    labels = torch.tensor(split.train["label"].to_numpy(), dtype=torch.long)
+    return _accuracy(model, images, labels, device)
+
+
+def fit_accuracy(run_dir: str | Path, data_root: str | Path | None = None, device="cpu") -> float:
+    """:func:`_fit_accuracy` of a finished run, from its saved weights (``data_root``: the folder
+    its dataset is in; default the run's own, the demo data for the demo profile)."""
+    run = records.load_run(run_dir)
+    cfg = make_config(**{**run.config["config"], **({"data_root": str(data_root)} if data_root else {})})
+    split = load_split(cfg.dataset, root=cfg.prepare_root(), repeat=0, seed=cfg.seed)
+    device = torch.device(device)
+    return _fit_accuracy(load_model(run_dir, device), split, cfg.resolved_recipe(), device)
 
 
 def load_model(run_dir: str | Path, device="cpu") -> torch.nn.Module:
