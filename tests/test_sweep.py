@@ -209,8 +209,9 @@ def test_run_one_keeps_the_notebook_and_never_reports_a_record_it_cannot_find(tm
     def fake_execute(inp, out, parameters, **kw):  # the notebook "runs": writes itself, maybe the record
         assert parameters["method_options"] == {"hp": 3, "vp": 1} and kw["cwd"].endswith("notebooks")
         open(out, "w").write("{}")
-        if parameters.get("seed") != 1:
-            (run_dir / "metrics.json").write_text("{}")
+        if parameters.get("seed") != 1:  # the record fit writes (the parts the sweep reads)
+            (run_dir / "config.json").write_text("{}")
+            (run_dir / "metrics.json").write_text(json.dumps({"summary": {"rank1_mean": 61.25}, "fit_acc": 72.5}))
 
     monkeypatch.setattr(papermill, "execute_notebook", fake_execute)
     lost = sweep.run_one({**task.params, "seed": 1}, log_output=False)  # another id: nothing where we look
@@ -218,4 +219,9 @@ def test_run_one_keeps_the_notebook_and_never_reports_a_record_it_cannot_find(tm
     assert (tmp_path / "runs" / lost.run_id / "run.failed.ipynb").exists()
     done = sweep.run_one(task.params, log_output=False)
     assert done.status == "done" and (run_dir / "run.ipynb").exists()
+    # what the sweep says of a finished training: its rank-1 and how well it fits its training images
+    assert (done.rank1, done.fit_acc) == (61.25, 72.5)
+    assert sweep.summary([done, lost]).splitlines()[-1] == (
+        f"  1 of the trainings done fit less than 80 % of their training images (eval mode, no augmentation: "
+        f"records' fit_acc): {done.run_id} 72.5 %")
     assert sweep.run_one(task.params, log_output=False).status == "skipped"

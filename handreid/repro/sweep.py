@@ -72,6 +72,11 @@ def notebooks_dir() -> Path:
     return project_root() / "notebooks"
 
 
+#: Below this share of its training images classified, the summary names a training (issue 16's
+#: "every demo run learns": each trains to a plateau that fits its training data).
+LOW_FIT = 80.0
+
+
 @dataclass
 class Outcome:
     run_id: str
@@ -80,6 +85,8 @@ class Outcome:
     error: str = ""
     kind: str = "train"
     dataset: str = ""
+    rank1: float | None = None     # a finished training's rank-1 (%, mean over the repeats)
+    fit_acc: float | None = None   # ... and the share of its training images it classifies (%)
 
     @property
     def name(self) -> str:
@@ -128,7 +135,9 @@ def run_one(params: dict, log_output: bool = True) -> Outcome:
                        "one (was handreid edited during the sweep?); see run.failed.ipynb", dataset=cfg.dataset)
     os.replace(partial, run_dir / "run.ipynb")
     (run_dir / "run.failed.ipynb").unlink(missing_ok=True)
-    return Outcome(run_dir.name, "done", time.perf_counter() - t0, dataset=cfg.dataset)
+    run = records.load_run(run_dir)
+    return Outcome(run_dir.name, "done", time.perf_counter() - t0, dataset=cfg.dataset,
+                   rank1=run.summary()["rank1_mean"], fit_acc=run.fit_acc())
 
 
 def _last_line(e: BaseException) -> str:
@@ -253,8 +262,9 @@ def execute(tasks: Sequence[Task], jobs: int = 1, executor: str = "local", fn: C
             status.clear()
         if progress:
             print(f"[sweep {i + 1}/{n}] {o.status}: {o.name}"
-                  + (f" ({o.seconds:.0f} s)" if o.seconds else "") + (f": {o.error}" if o.error else ""),
-                  flush=True)
+                  + (f" ({o.seconds:.0f} s)" if o.seconds else "") + (f": {o.error}" if o.error else "")
+                  + (f": rank-1 {o.rank1:.1f} %, fits {o.fit_acc:.1f} % of its training images"
+                     if o.fit_acc is not None else ""), flush=True)
 
     with status if status is not None else contextlib.nullcontext():
         if executor == "local" and jobs <= 1:
@@ -411,6 +421,11 @@ def summary(outcomes: Sequence[Outcome]) -> str:
     if counts["failed"]:
         lines.append("  (a failed training keeps its notebook as results/runs/<run_id>/run.failed.ipynb; "
                      "rerun the same command to try the unfinished runs again)")
+    low = [o for o in outcomes if o.fit_acc is not None and o.fit_acc < LOW_FIT]
+    if low:
+        lines.append(f"  {len(low)} of the trainings done fit less than {LOW_FIT:.0f} % of their training images "
+                     "(eval mode, no augmentation: records' fit_acc): "
+                     + ", ".join(f"{o.run_id} {o.fit_acc:.1f} %" for o in low))
     return "\n".join(lines)
 
 
