@@ -30,6 +30,9 @@ def test_verdicts_identical_within_spread_and_outside():
     assert near.verdict == "within the repeat spread" and near.deltas["rank1"] == pytest.approx(std)
     far = verify.compare(run, _fake(run, rank1=2 * std + 1.0))
     assert far.verdict == "outside" and not far.ok
+    refit = copy.deepcopy(run)
+    refit.metrics["fit_acc"] = run.metrics["fit_acc"] - 0.5   # same test metrics, another fit of the training images
+    assert verify.compare(run, refit).verdict == "within the repeat spread"
 
 
 def test_seed_spread_comes_from_records_of_other_seeds():

@@ -8,7 +8,7 @@ Each record is retrained from its own ``config.json`` (same configuration, seed,
 CPU, the thread count it recorded) into a scratch runs folder, and its per-repeat metrics are
 compared with the committed ones:
 
-- ``identical``: every per-repeat number equal;
+- ``identical``: every per-repeat number equal, and the share of the training images fitted (``fit_acc``);
 - ``within the seed spread``: rank-1 and mAP within twice the spread over training seeds of the
   same configuration (records of other seeds), or, when the repository holds one seed only,
   ``within the repeat spread``: within twice the std over the query/gallery repeats;
@@ -92,7 +92,8 @@ def compare(committed: records.RunRecord, rerun: records.RunRecord,
     keys = [k for k in ("rank1", "rank5", "rank10", "mAP", "mINP") if k in a[0]]
     deltas = {m: rerun.metrics["summary"][f"{m}_mean"] - committed.metrics["summary"][f"{m}_mean"] for m in METRICS}
     reasons = _machine_reasons(committed, rerun)
-    if len(a) == len(b) and all(x[k] == y[k] for x, y in zip(a, b) for k in keys):
+    same_fit = committed.metrics.get("fit_acc") == rerun.metrics.get("fit_acc")  # how well it fits its training images
+    if len(a) == len(b) and all(x[k] == y[k] for x, y in zip(a, b) for k in keys) and same_fit:
         return Verdict(committed.run_id, "identical", deltas, {m: 0.0 for m in METRICS})
     spread = _seed_spread(committed, others)
     kind = "within the seed spread"
