@@ -28,10 +28,10 @@ PROFILES = {
     # keeps its heads, attention modules and recipe: handreid.models.backbone.TrunkShape), 64x64
     # images, 40 epochs. The recipes' learning rates are for fine-tuning ImageNet weights; from
     # scratch on the small trunk GPA-Net's SGD learns steadily at half of it, the Adam recipes at 2.5
-    # times. Step decays, per optimiser (BENCHMARKS.md, the demo world): SGD ends with x0.1 over the
-    # last quarter of the epochs (GPA-Net's seed spread on demo D-r 4.7 -> 3.0 points, VGG19-bn's
-    # rank-1 +9); the Adam recipes keep a constant rate after their warm-up, as both their own
-    # x0.5 decays and a final x0.1 lowered LAGA-Net's rank-1 (85.7 -> 80.6 and 77.4).
+    # times. Step decays, per optimiser (BENCHMARKS.md, the demo world and the schedules): SGD ends
+    # with x0.1 over the last quarter of the epochs (GPA-Net's std over the 3 committed seeds on demo
+    # D-r 4.7 -> 3.5 points); the Adam recipes keep a constant rate after their warm-up, as both
+    # their own x0.5 decays and a final x0.1 lowered LAGA-Net's rank-1 (85.7 -> 80.6 and 77.4).
     "demo": {"epochs": 40, "image_size": (64, 64), "pretrained": False, "batch_size": None,
              "lr_factor": {"sgd": 0.5, "adam": 2.5},
              "step_decay": {"sgd": {"at": [0.75], "gamma": 0.1}, "adam": False},
