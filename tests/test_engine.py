@@ -194,3 +194,16 @@ def test_fit_accuracy_is_the_first_classifier_on_the_unaugmented_training_images
     del metrics["fit_acc"]
     write_json(run.run_dir / "metrics.json", metrics)
     assert load_run(run.run_dir).fit_acc() == run.metrics["fit_acc"]
+
+
+def test_training_seeds_share_the_protocol_draws_of_the_split_seed(data_root, tmp_path, monkeypatch):
+    """seed=3 trains differently, but its validation images and query/gallery repeats are those of
+    split_seed (0 by default), like every other seed's."""
+    seen = []
+    real_split, real_eval = train_module.load_split, train_module.evaluate_repeats
+    monkeypatch.setattr(train_module, "load_split", lambda *a, **k: seen.append(("split", k["seed"])) or real_split(*a, **k))
+    monkeypatch.setattr(train_module, "evaluate_repeats", lambda model, ds, root, seed, *a, **k:
+                        seen.append(("eval", seed)) or real_eval(model, ds, root, seed, *a, **k))
+    run = fit(_cfg(data_root, tmp_path, seed=3, epochs=1, eval_repeats=1), progress=False)
+    assert seen == [("split", 0), ("eval", 0)]
+    assert run.config["config"]["split_seed"] == 0 and run.config["identity"]["split_seed"] == 0

@@ -272,6 +272,17 @@ def test_vgg19bn_baseline(vgg):
     torch.testing.assert_close(d, expected)
     assert vgg.heads[0].classifier.in_features == 4096
     assert vgg.heads[0].classifier.out_features == NUM_CLASSES
+    assert [m.p for m in vgg.modules() if isinstance(m, torch.nn.Dropout)] == [0.5, 0.5]  # torchvision's
+
+
+def test_vgg19bn_dropout_option_sets_both_layers_and_rejects_bad_values():
+    small = {"width": 0.125, "blocks": [1, 1, 1, 1]}
+    m = build_model("vgg19bn", NUM_CLASSES, trunk=small, dropout=0.0).train()
+    assert [d.p for d in m.modules() if isinstance(d, torch.nn.Dropout)] == [0.0, 0.0]
+    x = _x(64, 64)
+    torch.testing.assert_close(m(x).logits[0], m(x).logits[0])  # p = 0: training mode is deterministic
+    with pytest.raises(ValueError, match=r"vgg19bn: dropout must be in \[0, 1\), got 1.0"):
+        build_model("vgg19bn", NUM_CLASSES, trunk=small, dropout=1.0)
 
 
 def _check_partition(model):

@@ -1,9 +1,10 @@
 """Recipes (GPA-Net §3.1, LAGA-Net §IV-B), run configurations and parameter validation."""
 
 import pytest
+import torch
 
 from handreid.engine import ConfigError, get_recipe, make_config
-from handreid.engine.config import config_from_namespace
+from handreid.engine.config import config_from_namespace, split_seed_of
 from handreid.params import ParameterError, validate
 
 
@@ -82,6 +83,30 @@ def test_run_id_follows_what_decides_the_result():
         method="laganet", recipe="laga", method_options={"branches": ["global", "local", "cam", "sam"]}).run_id()
 
 
+def test_split_seed_is_fixed_across_training_seeds_and_keeps_older_run_ids():
+    """Seeds share the protocol's draws (split_seed 0); runs whose split seed equals their seed are
+    the runs made before the two were separate (committed records: 11k-dr GPA-Net, seeds 0 and 1)."""
+    seed0 = make_config(method="gpanet", seed=0)
+    assert seed0.split_seed == 0 and "split_seed" not in seed0.identity()
+    assert seed0.run_id() == "11k-dr-gpanet-c8e2dcb458"
+    old_seed1 = make_config(method="gpanet", seed=1, split_seed=1)
+    assert "split_seed" not in old_seed1.identity() and old_seed1.run_id() == "11k-dr-gpanet-ac57b2c48f"
+    seed1 = make_config(method="gpanet", seed=1)
+    assert seed1.identity()["split_seed"] == 0 and seed1.run_id() != old_seed1.run_id()
+    assert split_seed_of(seed1.identity()) == 0 and split_seed_of(old_seed1.identity()) == 1
+    with pytest.raises(ConfigError, match=r"parameter split_seed=-2 is invalid: expected a non-negative integer"):
+        make_config(split_seed=-2)
+
+
+def test_record_parameters_of_an_older_record_draw_splits_with_its_seed(tmp_path):
+    from handreid.engine.records import RunRecord
+
+    old = RunRecord(tmp_path, {"config": {"dataset": "11k-dr", "seed": 2}}, None, None)
+    assert old.parameters() == {"dataset": "11k-dr", "seed": 2, "split_seed": 2}
+    new = RunRecord(tmp_path, {"config": {"dataset": "11k-dr", "seed": 2, "split_seed": 0}}, None, None)
+    assert new.parameters()["split_seed"] == 0
+
+
 @pytest.mark.parametrize("params, message", [
     ({"epoch": 5}, r"unknown parameter 'epoch' \(did you mean 'epochs'\?\)"),
     ({"methd": "gpanet"}, r"unknown parameter 'methd' \(did you mean 'method'\?\)"),
@@ -130,3 +155,16 @@ def test_validate_rules():
         validate({"data_root": None, "datasets": ["hdd"]}, set(), spec)
     with pytest.raises(ParameterError, match=r"parameter data_root=3 is invalid: expected a folder path or None"):
         validate({"data_root": 3, "datasets": ["hd"]}, set(), spec)
+
+
+def test_the_demo_profile_sets_vgg19bn_dropout_and_an_explicit_option_wins():
+    from handreid.models import build_model
+
+    demo = make_config(method="vgg19bn")
+    assert demo.model_options() == {"dropout": 0.2} and demo.identity()["method_options"]["dropout"] == 0.2
+    paper = make_config(method="vgg19bn", profile="paper", data_root="/data")
+    assert paper.model_options() == {} and paper.identity()["method_options"]["dropout"] == 0.5
+    assert make_config(method="vgg19bn", method_options={"dropout": 0.5}).model_options() == {"dropout": 0.5}
+    assert make_config(method="gpanet").model_options() == {}  # only VGG19-bn's is set
+    model = build_model("vgg19bn", 5, trunk=demo.trunk, **demo.model_options())
+    assert [m.p for m in model.modules() if isinstance(m, torch.nn.Dropout)] == [0.2, 0.2]

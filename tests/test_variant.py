@@ -24,6 +24,7 @@ from handreid.engine import make_config
 from handreid.engine.config import ConfigError
 from handreid.engine.evaluate import extract_features
 from handreid.engine.recipes import get_recipe
+from handreid.engine.records import load_run
 from handreid.engine.train import keep_if_best, make_loss
 from handreid.engine.variant import VARIANTS, apply_variant, variant_model_options
 from handreid.losses import LAGANetLoss, batch_hard_triplet
@@ -39,8 +40,7 @@ def test_committed_run_ids_unchanged():
     dirs = sorted((REPO / "results" / "runs").glob("*/config.json"))
     assert len(dirs) >= 47  # the 47 records from before the variant switch, and those made since
     for f in dirs:
-        cfg = json.loads(f.read_text())["config"]
-        assert make_config(**cfg).run_id() == f.parent.name, f.parent.name
+        assert make_config(**load_run(f.parent).parameters()).run_id() == f.parent.name, f.parent.name
 
 
 def test_default_variant_not_in_identity_and_each_variant_is():

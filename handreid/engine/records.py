@@ -63,6 +63,13 @@ class RunRecord:
             raise ValueError(f"run {self.run_dir} has not finished (no {METRICS})")
         return dict(self.metrics["summary"])
 
+    def parameters(self) -> dict[str, Any]:
+        """The run's parameters (``config.json``'s ``config``), as :func:`make_config` takes them; a
+        record made before the split seed was its own parameter drew its splits with ``seed``."""
+        params = dict(self.config["config"])
+        params.setdefault("split_seed", params.get("seed", 0))
+        return params
+
     def fit_acc(self) -> float:
         """How well the network fits its training images (%, :func:`handreid.engine.fit_accuracy`):
         the recorded ``fit_acc``, or for a record made before ``fit`` measured it, computed from its

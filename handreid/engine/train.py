@@ -36,7 +36,7 @@ from ..models import build_model, model_options
 from ..progress import progress_bar
 from . import records
 from .provenance import image_fingerprint, machine
-from .config import RunConfig, make_config
+from .config import RunConfig, make_config, profile_model_options
 from .evaluate import aggregate, autocast, evaluate_repeats, resolve_device
 from .recipes import Recipe
 from .variant import resolve_variant, variant_model_options
@@ -118,7 +118,7 @@ def fit(config: RunConfig | dict, progress: bool = True, stop_after: int | None 
     device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed % 2**32)
-    split = load_split(cfg.dataset, root=cfg.prepare_root(), repeat=0, seed=cfg.seed)
+    split = load_split(cfg.dataset, root=cfg.prepare_root(), repeat=0, seed=cfg.split_seed)
     data_sha = _fingerprint(split.train.to_csv(index=False) + split.val.to_csv(index=False))
 
     model = build_model(cfg.method, num_classes=split.num_classes, pretrained=cfg.use_pretrained, trunk=cfg.trunk,
@@ -214,7 +214,7 @@ def fit(config: RunConfig | dict, progress: bool = True, stop_after: int | None 
     if progress:
         print(f"[handreid] evaluating on {cfg.eval_repeats} query/gallery repeats"
               + (f" with the weights of epoch {chosen['epoch']} (best validation)" if chosen else ""))
-    rows = evaluate_repeats(model, cfg.dataset, cfg.root, cfg.seed, range(cfg.eval_repeats),
+    rows = evaluate_repeats(model, cfg.dataset, cfg.root, cfg.split_seed, range(cfg.eval_repeats),
                             recipe.image_size, device, flip=recipe.flip_test,
                             resize_filter=recipe.resize_filter)
     metrics = {"dataset": cfg.dataset, "per_repeat": rows, "summary": aggregate(rows),
@@ -344,8 +344,8 @@ def fit_accuracy(run_dir: str | Path, data_root: str | Path | None = None, devic
     """:func:`_fit_accuracy` of a finished run, from its saved weights (``data_root``: the folder
     its dataset is in; default the run's own, the demo data for the demo profile)."""
     run = records.load_run(run_dir)
-    cfg = make_config(**{**run.config["config"], **({"data_root": str(data_root)} if data_root else {})})
-    split = load_split(cfg.dataset, root=cfg.prepare_root(), repeat=0, seed=cfg.seed)
+    cfg = make_config(**{**run.parameters(), **({"data_root": str(data_root)} if data_root else {})})
+    split = load_split(cfg.dataset, root=cfg.prepare_root(), repeat=0, seed=cfg.split_seed)
     device = torch.device(device)
     return _fit_accuracy(load_model(run_dir, device), split, cfg.resolved_recipe(), device)
 
@@ -357,7 +357,9 @@ def load_model(run_dir: str | Path, device="cpu") -> torch.nn.Module:
     cfg = run.config["config"]
     # As fit built it: the variant's model options, then the explicit ones, then the input size.
     variant = resolve_variant(cfg.get("variant"), cfg["recipe"])
-    options = model_build_options(cfg["method"], {**variant_model_options(variant, cfg["method"]), **cfg["method_options"]},
+    options = model_build_options(cfg["method"], {**variant_model_options(variant, cfg["method"]),
+                                                   **profile_model_options(cfg["profile"], cfg["method"]),
+                                                   **cfg["method_options"]},
                                   run.config["identity"]["recipe"]["image_size"])
     model = build_model(cfg["method"], num_classes=run.config["num_classes"], pretrained=False,
                         trunk=run.config["identity"].get("trunk"), **options)

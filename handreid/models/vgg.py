@@ -48,17 +48,21 @@ class VGG19BNBaseline(ReIDModel):
 
     backbone_modules = ("features", "fc67")
 
-    def __init__(self, num_classes: int, pretrained: bool = False, fc7_relu: bool = True):
+    def __init__(self, num_classes: int, pretrained: bool = False, fc7_relu: bool = True,
+                 dropout: float = 0.5):
         super().__init__()
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"vgg19bn: dropout must be in [0, 1), got {dropout!r}")
         vgg = build_vgg19bn(pretrained)
         self.features = vgg.features
         self.avgpool = vgg.avgpool
         fc6, relu6, drop6, fc7, relu7, drop7, _fc8 = vgg.classifier.children()
+        drop6.p = drop7.p = float(dropout)  # torchvision's: 0.5 after fc6 and after fc7
         layers = [fc6, relu6, drop6, fc7] + ([nn.ReLU(inplace=True)] if fc7_relu else [])
         self.fc67 = nn.Sequential(*layers)
         dim = fc7.out_features
         self.names = ("global",)
-        self.heads = nn.ModuleList([_FC8Head(dim, num_classes, dropout=drop7.p)])
+        self.heads = nn.ModuleList([_FC8Head(dim, num_classes, dropout=float(dropout))])
         self.descriptor_dim = dim
         self.num_classes = num_classes
         self.fc7_relu = bool(fc7_relu)
@@ -69,6 +73,8 @@ class VGG19BNBaseline(ReIDModel):
 
 
 @register_model
-def vgg19bn(num_classes: int, pretrained: bool = False, fc7_relu: bool = True) -> VGG19BNBaseline:
-    """VGG19-bn baseline: fc7 (4096-d) descriptor, last layer replaced by 4096 -> num_classes."""
-    return VGG19BNBaseline(num_classes, pretrained, fc7_relu)
+def vgg19bn(num_classes: int, pretrained: bool = False, fc7_relu: bool = True,
+            dropout: float = 0.5) -> VGG19BNBaseline:
+    """VGG19-bn baseline: fc7 (4096-d) descriptor, last layer replaced by 4096 -> num_classes;
+    ``dropout``: p of the two dropout layers after fc6 and fc7 (torchvision's 0.5)."""
+    return VGG19BNBaseline(num_classes, pretrained, fc7_relu, dropout)

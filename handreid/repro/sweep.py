@@ -155,7 +155,7 @@ def _source(task: Task):
     from ..engine.train import load_model
 
     run = records.load_run(task.run_dir)
-    cfg = make_config(**{**run.config["config"], **{k: task.params[k] for k in ("device", "data_root")
+    cfg = make_config(**{**run.parameters(), **{k: task.params[k] for k in ("device", "data_root")
                                                    if task.params.get(k) is not None}})
     device = resolve_device(cfg.device)
     return cfg, cfg.resolved_recipe(), load_model(task.run_dir, device), device
@@ -167,7 +167,7 @@ def evaluate_cross(task: Task) -> Path:
 
     cfg, recipe, model, device = _source(task)
     repeats = min(cfg.eval_repeats, repeats_of(task.dataset))
-    rows = evaluate_repeats(model, task.dataset, cfg.prepare_root(), cfg.seed, range(repeats), recipe.image_size,
+    rows = evaluate_repeats(model, task.dataset, cfg.prepare_root(), cfg.split_seed, range(repeats), recipe.image_size,
                             device, flip=recipe.flip_test, resize_filter=recipe.resize_filter)
     write_json(task.target, {"run_id": task.run_id, "train_dataset": cfg.dataset, "dataset": task.dataset,
                              "per_repeat": rows, "summary": aggregate(rows)})
@@ -180,7 +180,7 @@ def compute_retrieval(task: Task) -> Path:
     from ..engine.evaluate import retrieval_lists
 
     cfg, recipe, model, device = _source(task)
-    split = load_split(task.dataset, root=cfg.prepare_root(), repeat=0, seed=cfg.seed)
+    split = load_split(task.dataset, root=cfg.prepare_root(), repeat=0, seed=cfg.split_seed)
     top_k = int(task.options.get("top_k", 10))
     out = retrieval_lists(model, split, recipe.image_size, device, flip=recipe.flip_test,
                           queries=int(task.options.get("queries", 1)), top_k=top_k,

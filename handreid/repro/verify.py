@@ -31,6 +31,7 @@ from typing import Sequence
 import numpy as np
 
 from ..engine import records
+from ..engine.config import split_seed_of
 from ..engine.provenance import same_kind
 from ..paths import runs_dir
 
@@ -76,10 +77,15 @@ def choose(runs_root: str | Path | None = None, limit: int | None = 3, ids: Sequ
     return found if limit is None else found[:limit]
 
 
+def _configuration(identity: dict) -> dict:
+    """A run's identity without its training seed: records that differ only in it (same split seed)."""
+    return {**{k: v for k, v in identity.items() if k != "seed"}, "split_seed": split_seed_of(identity)}
+
+
 def _seed_spread(run: records.RunRecord, others: Sequence[records.RunRecord]) -> dict | None:
     """2 x the sample std over seeds of each metric's mean, from records of the same configuration."""
-    key = {k: v for k, v in run.config["identity"].items() if k != "seed"}
-    same = [o for o in others if o.finished and {k: v for k, v in o.config["identity"].items() if k != "seed"} == key]
+    key = _configuration(run.config["identity"])
+    same = [o for o in others if o.finished and _configuration(o.config["identity"]) == key]
     if len(same) < 2:
         return None
     return {m: 2 * float(np.std([o.metrics["summary"][f"{m}_mean"] for o in same], ddof=1)) for m in METRICS}
@@ -129,7 +135,7 @@ def verify(ids: Sequence[str] | None = None, limit: int | None = 3, runs_root: s
     with tempfile.TemporaryDirectory(prefix="handreid-verify-") as tmp:
         scratch = Path(scratch) if scratch is not None else Path(tmp)
         for run in chosen:
-            params = {**run.config["config"], "out_dir": str(scratch), "device": "cpu"}
+            params = {**run.parameters(), "out_dir": str(scratch), "device": "cpu"}
             if data_root is not None:
                 params["data_root"] = str(data_root)
             threads = (run.config.get("machine") or {}).get("threads") or run.config.get("cpu_threads") or 1
