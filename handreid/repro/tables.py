@@ -28,6 +28,7 @@ from ..engine import records
 from ..io import write_text
 from ..plots import MISSING
 from . import experiments as ex
+from . import orderings
 from .experiments import METRIC_LABELS, Experiment
 from .plan import cell_runs
 
@@ -228,6 +229,12 @@ class TableResult:
                 notes.setdefault(row.note, []).append(row.label)
         if notes:
             lines += [""] + [f"- {', '.join(labels)}: {note}" for note, labels in notes.items()]
+        chains = orderings.chain(self.cells, "rank1")
+        if chains:
+            lines += ["", f"Rank-1 by mean over seeds; `>`: the ordering holds beyond the seed spread (difference "
+                          f"of the means > sum of the two stds over seeds), `≈`: it does not "
+                          f"(every pair: `{self.experiment.key}_{self.tag}_orderings.csv`)."]
+            lines += [f"- {label}: {text}" for label, text in chains.items()]
         return "\n".join(lines)
 
     def _repr_markdown_(self) -> str:
@@ -261,13 +268,18 @@ class TableResult:
         return self.cells[cols].to_csv(index=False)
 
     def write(self, folder: str | Path | None = None) -> list[Path]:
-        """``<key>_<profile>.csv`` (tidy, numbers), ``.md`` and ``.tex`` (booktabs), atomically."""
+        """``<key>_<profile>.csv`` (tidy, numbers), ``.md`` and ``.tex`` (booktabs), atomically; with
+        several seeds also ``<key>_<profile>_orderings.csv`` (:func:`orderings.pairs` of each metric)."""
         from ..paths import tables_dir
 
         stem = Path(folder if folder is not None else tables_dir()) / f"{self.experiment.key}_{self.tag}"
-        return [write_text(stem.with_suffix(".csv"), self.to_csv()),
-                write_text(stem.with_suffix(".md"), self.to_markdown() + "\n"),
-                write_text(stem.with_suffix(".tex"), self.to_latex())]
+        written = [write_text(stem.with_suffix(".csv"), self.to_csv()),
+                   write_text(stem.with_suffix(".md"), self.to_markdown() + "\n"),
+                   write_text(stem.with_suffix(".tex"), self.to_latex())]
+        pairs = pd.concat([orderings.pairs(self.cells, m) for m in self.experiment.metrics], ignore_index=True)
+        if len(pairs):
+            written.append(write_text(stem.with_name(stem.name + "_orderings.csv"), pairs.to_csv(index=False)))
+        return written
 
 
 def table(exp: Experiment | str, profile: str = "demo", seeds: int | None = None, runs_root=None,
