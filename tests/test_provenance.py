@@ -31,3 +31,6 @@ def test_same_kind_lists_what_differs():
     b = {**a, "threads": a["threads"] + 1, "cpu_capability": "AVX2" if a["cpu_capability"] != "AVX2" else "AVX512"}
     reasons = same_kind(a, b)
     assert len(reasons) == 2 and any("threads" in r for r in reasons) and any("CPU capability" in r for r in reasons)
+    # Same capability, another CPU (AVX-512 on both: AMD EPYC records differ on an Intel Xeon).
+    c = {**a, "cpu": "AMD EPYC" if a["cpu"] != "AMD EPYC" else "Intel(R) Xeon(R) Processor"}
+    assert same_kind(a, c) == [f"CPU {a['cpu']!r} vs {c['cpu']!r}"]

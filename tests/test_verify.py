@@ -51,6 +51,17 @@ def test_seed_spread_comes_from_records_of_other_seeds_on_the_same_splits():
     assert v.verdict == "within the seed spread" and v.tolerance["rank1"] == pytest.approx(8.0)
 
 
+def test_summary_counts_each_verdict_and_names_the_records_outside():
+    run = verify.choose(COMMITTED, limit=1)[0]
+    std = run.metrics["summary"]["rank1_std"]
+    results = [verify.compare(run, copy.deepcopy(run)), verify.compare(run, _fake(run, rank1=std)),
+               verify.compare(run, _fake(run, rank1=2 * std + 1.0))]
+    assert verify.summary(results) == (
+        "verify: 2 of 3 records reproduce on this machine (1 identical, 1 within the repeat spread, "
+        f"1 outside); outside: {run.run_id}")
+    assert verify.summary(results[:1]) == "verify: 1 of 1 records reproduce on this machine (1 identical)"
+
+
 def test_choose_names_unknown_runs():
     with pytest.raises(ValueError, match="no finished run record nope"):
         verify.choose(COMMITTED, ids=["nope"])
@@ -58,15 +69,17 @@ def test_choose_names_unknown_runs():
 
 @pytest.mark.slow
 def test_the_fastest_committed_record_with_provenance_reproduces_here(tmp_path):
-    """CI's `make verify` on one short record: identical on the kind of machine that made it."""
+    """CI's `make verify` on one short record: identical on the kind of machine that made it; on
+    another kind, within the spread and naming what differs (never `outside`)."""
     candidates = [r for r in verify.choose(COMMITTED, limit=None) if r.config.get("machine")]
     assert candidates, "no committed record names its machine"
     run = candidates[0]
     differ = same_kind(run.config["machine"], {**machine("cpu"), "threads": run.config["machine"]["threads"]})
-    if differ:
-        pytest.skip(f"{run.run_id} was made on another kind of machine ({'; '.join(differ)}): "
-                    "bit-identical reruns are promised only on the same kind")
     (v,) = verify.verify([run.run_id], runs_root=COMMITTED, scratch=tmp_path, progress=False)
+    if differ:   # e.g. records of an AMD EPYC rerun on an Intel Xeon: both AVX-512, other floats
+        assert v.ok, v.line()
+        assert v.verdict == "identical" or v.reasons == differ, v.line()
+        return
     assert v.verdict == "identical", v.line()
     rerun = records.load_run(tmp_path / run.run_id).metrics["per_repeat"]
     for new, old in zip(rerun, run.metrics["per_repeat"], strict=True):   # metrics added since: not compared

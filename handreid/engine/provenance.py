@@ -1,9 +1,10 @@
 """What a result was made on: the machine, the libraries and the exact training pixels (docs/DESIGN.md §3).
 
 CPU float results depend on the CPU kind (the vector instructions torch dispatches to: AVX2,
-AVX-512, ...) and the number of threads (the order of float reductions). A rerun is
-bit-identical only when :func:`machine` says the same CPU capability, threads and versions, and
-:func:`image_fingerprint` says the same decoded training images.
+AVX-512, ...; and the CPU itself: an AMD EPYC and an Intel Xeon, both AVX-512, give different
+demo numbers from the same code) and the number of threads (the order of float reductions). A
+rerun is bit-identical only when :func:`machine` says the same CPU model, capability, threads and
+versions, and :func:`image_fingerprint` says the same decoded training images.
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ def image_fingerprint(images: np.ndarray, chunk: int = 256) -> str:
 def same_kind(a: dict, b: dict) -> list[str]:
     """Why two :func:`machine` records may give different floats: the differing items (empty: none)."""
     reasons = []
-    for key, what in (("cpu_capability", "CPU capability"), ("threads", "threads"), ("gpu", "GPU")):
+    for key, what in (("cpu", "CPU"), ("cpu_capability", "CPU capability"), ("threads", "threads"),
+                      ("gpu", "GPU")):
         if a.get(key) != b.get(key):
             reasons.append(f"{what} {a.get(key)!r} vs {b.get(key)!r}")
     va, vb = a.get("versions", {}), b.get("versions", {})

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import tempfile
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -38,6 +39,7 @@ from ..paths import runs_dir
 __all__ = ["Verdict", "choose", "compare", "verify"]
 
 METRICS = ("rank1", "mAP")
+VERDICTS = ("identical", "within the seed spread", "within the repeat spread", "outside")
 
 
 @dataclass
@@ -165,7 +167,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     limit = None if args.limit == "all" else int(args.limit)
     results = verify(args.runs or None, limit, data_root=args.data_root)
+    print(summary(results), flush=True)
+    return 1 if any(not v.ok for v in results) else 0
+
+
+def summary(results: Sequence[Verdict]) -> str:
+    """One line: how many records reproduce, by verdict, and which are outside."""
     bad = [v for v in results if not v.ok]
-    print(f"verify: {len(results) - len(bad)} of {len(results)} records reproduce on this machine"
-          + (f"; outside: {', '.join(v.run_id for v in bad)}" if bad else ""), flush=True)
-    return 1 if bad else 0
+    counts = Counter(v.verdict for v in results)
+    kinds = ", ".join(f"{counts[k]} {k}" for k in VERDICTS if counts[k])
+    return (f"verify: {len(results) - len(bad)} of {len(results)} records reproduce on this machine"
+            + (f" ({kinds})" if results else "")
+            + (f"; outside: {', '.join(v.run_id for v in bad)}" if bad else ""))
