@@ -1,8 +1,10 @@
 """make verify: committed records retrained on this machine, compared with what they say."""
 
 import copy
+import math
 
 import pytest
+from scipy import stats
 
 from handreid.engine import records
 from handreid.engine.provenance import machine, same_kind
@@ -35,20 +37,61 @@ def test_verdicts_identical_within_spread_and_outside():
     assert verify.compare(run, refit).verdict == "within the repeat spread"
 
 
+def _seeded(run, seed, shift, split_seed=0, **options):
+    r = _fake(run, rank1=shift, mAP=shift)
+    r.config = copy.deepcopy(run.config)
+    r.config["identity"]["seed"] = seed
+    r.config["identity"]["method_options"] = options
+    if split_seed is None:
+        r.config["identity"].pop("split_seed", None)   # an older record: split with its own seed
+    else:
+        r.config["identity"]["split_seed"] = split_seed
+    return r
+
+
+def _range(df, s):
+    """The explicit 95 % range of the difference of two seeds' means: t(0.975, df) x sqrt(2) x s."""
+    return stats.t.ppf(0.975, df) * math.sqrt(2) * s
+
+
 def test_seed_spread_comes_from_records_of_other_seeds_on_the_same_splits():
     run = copy.deepcopy(verify.choose(COMMITTED, limit=1)[0])
     run.config["identity"]["seed"] = 0
-    run.config["identity"].pop("split_seed", None)
-    seeds = []
-    for s, shift in ((0, 0.0), (1, 4.0), (2, 8.0), (3, 40.0)):
-        r = _fake(run, rank1=shift, mAP=shift)
-        r.config = copy.deepcopy(run.config)
-        r.config["identity"]["seed"] = s
-        if s in (1, 2):  # split seed 0, as seed 0; seed 3 is an older record, split with its own seed
-            r.config["identity"]["split_seed"] = 0
-        seeds.append(r)
-    v = verify.compare(run, _fake(run, rank1=7.0), seeds)   # seed std of (0, 4, 8) is 4: within 8
-    assert v.verdict == "within the seed spread" and v.tolerance["rank1"] == pytest.approx(8.0)
+    run.config["identity"]["split_seed"] = 0
+    run.config["identity"]["method_options"] = {}
+    # seeds 0-2 on split 0 (std of 0, 4, 8 is 4); seed 3 drew its own split: not the same configuration
+    seeds = [_seeded(run, s, shift) for s, shift in ((0, 0.0), (1, 4.0), (2, 8.0))] + [_seeded(run, 3, 40.0, None)]
+    v = verify.compare(run, _fake(run, rank1=7.0), seeds)
+    assert v.verdict == "within the seed spread"
+    assert v.tolerance["rank1"] == pytest.approx(_range(2, 4.0))          # 24.3: 3 seeds say little
+    assert verify.compare(run, _fake(run, rank1=_range(2, 4.0) + 0.1), seeds).verdict == "outside"
+
+
+def test_seed_spread_is_pooled_over_the_model_options_of_one_method_and_recipe():
+    run = copy.deepcopy(verify.choose(COMMITTED, limit=1)[0])
+    run.config["identity"]["seed"] = 0
+    run.config["identity"]["split_seed"] = 0
+    run.config["identity"]["method_options"] = {"hp": 1}
+    # two partitions, 2 seeds each: deviations (-1, +1) and (-2, +2) -> pooled s^2 = (2 + 8) / 2, df = 2
+    others = [_seeded(run, 0, 0.0, hp=1), _seeded(run, 1, 2.0, hp=1),
+              _seeded(run, 0, 10.0, hp=2), _seeded(run, 1, 14.0, hp=2)]
+    other_recipe = _seeded(run, 2, 50.0, hp=1)
+    other_recipe.config["identity"]["recipe"] = "another"
+    v = verify.compare(run, _fake(run, rank1=1.0), others + [other_recipe])
+    assert v.tolerance["rank1"] == pytest.approx(_range(2, math.sqrt(5.0)))
+
+
+def test_one_seed_and_one_split_has_no_spread_to_judge():
+    run = copy.deepcopy(verify.choose(COMMITTED, limit=1)[0])
+    for r in run.metrics["per_repeat"][1:]:
+        r.update(run.metrics["per_repeat"][0])
+    run.metrics["summary"].update({f"{m}_std": 0.0 for m in verify.METRICS})
+    rerun = _fake(run, rank1=1.0)
+    elsewhere = copy.deepcopy(rerun)
+    elsewhere.config["machine"] = {**run.config["machine"], "cpu": run.config["machine"]["cpu"] + " (another)"}
+    v = verify.compare(run, elsewhere)
+    assert v.verdict == "no spread to judge" and v.ok and v.reasons[0].startswith("CPU ")
+    assert verify.compare(run, rerun).verdict == "outside"    # same machine kind: nothing explains it
 
 
 def test_summary_counts_each_verdict_and_names_the_records_outside():
