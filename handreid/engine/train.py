@@ -36,10 +36,9 @@ from ..models import build_model, model_options
 from ..progress import progress_bar
 from . import records
 from .provenance import image_fingerprint, machine
-from .config import RunConfig, make_config, profile_model_options
+from .config import RunConfig, make_config
 from .evaluate import aggregate, autocast, evaluate_repeats, resolve_device
 from .recipes import Recipe
-from .variant import resolve_variant, variant_model_options
 
 
 class TrainingDiverged(FloatingPointError):
@@ -354,14 +353,10 @@ def load_model(run_dir: str | Path, device="cpu") -> torch.nn.Module:
     """The trained model of a finished run (for cross-domain evaluation or figures)."""
     run = records.load_run(run_dir)
     state = torch.load(Path(run_dir) / records.MODEL, map_location=device, weights_only=False)
-    cfg = run.config["config"]
-    # As fit built it: the variant's model options, then the explicit ones, then the input size.
-    variant = resolve_variant(cfg.get("variant"), cfg["recipe"])
-    options = model_build_options(cfg["method"], {**variant_model_options(variant, cfg["method"]),
-                                                   **profile_model_options(cfg["profile"], cfg["method"]),
-                                                   **cfg["method_options"]},
-                                  run.config["identity"]["recipe"]["image_size"])
-    model = build_model(cfg["method"], num_classes=run.config["num_classes"], pretrained=False,
+    cfg = make_config(**run.parameters())
+    # As fit built it: the run's model options (variant, profile, explicit), then the input size.
+    options = model_build_options(cfg.method, cfg.model_options(), run.config["identity"]["recipe"]["image_size"])
+    model = build_model(cfg.method, num_classes=run.config["num_classes"], pretrained=False,
                         trunk=run.config["identity"].get("trunk"), **options)
     model.load_state_dict(state["model"])
     return model.to(device).eval()
