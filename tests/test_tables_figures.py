@@ -126,6 +126,27 @@ def test_seed_spread_and_partial_seeds(tmp_path):
     assert "55.00 ± 0.00 ± 7.07" in md and "[1/2 seeds]" in md
 
 
+def test_the_seed_std_of_a_cell_is_pooled_over_its_method_and_recipe_on_the_same_data(tmp_path):
+    """GPA-Net Table 4's three rows are one method with three options: one family. Each cell's
+    ``std_pooled`` pools the three rows' seeds (handreid.repro.spread), ``std_seeds`` stays its own."""
+    from handreid.engine.config import make_config
+
+    root = tmp_path / "runs"
+    exp = ex.get("gpa-table4")
+    values = {"global": [40.0, 44.0], "local": [50.0, 60.0], "gpanet": [70.0, 71.0]}
+    for row, per_seed in values.items():
+        for (rid, params), v in zip(cell_runs(exp, exp.row(row), exp.column("11k-pr"), "demo", 2), per_seed):
+            d = _fake_run(root, rid, [v, v], [v, v])
+            (d / "config.json").write_text(json.dumps({"config": params,
+                                                       "identity": make_config(**params).identity()}))
+    c = tables.collect("gpa-table4", seeds=2, runs_root=root).set_index(["row", "metric"])
+    ss = sum((x - np.mean(v)) ** 2 for v in values.values() for x in v)    # 8 + 50 + 0.5
+    for row in values:
+        assert c.loc[(row, "rank1"), "std_pooled"] == pytest.approx(math.sqrt(ss / 3))
+        assert c.loc[(row, "rank1"), "df_pooled"] == 3
+    assert c.loc[("local", "rank1"), "std_seeds"] == pytest.approx(np.std([50, 60], ddof=1))
+
+
 def test_published_only_rows_are_not_reproduced_never_numbers(tmp_path):
     t = tables.table("laga-table4", runs_root=tmp_path)
     mgn = t.cells[t.cells["row"] == "MGN"]

@@ -25,10 +25,10 @@ from ..data.datasets import kind_of
 from ..data.overview import dataset_counts
 from ..metrics.reference import single_match_maps
 from ..engine import records
-from ..io import write_text
+from ..io import read_json, write_text
 from ..plots import MISSING
 from . import experiments as ex
-from . import orderings
+from . import orderings, spread
 from .experiments import METRIC_LABELS, Experiment
 from .plan import cell_runs
 
@@ -51,6 +51,33 @@ def _combine(per_seed: list[list[float]]) -> dict:
             "repeats": int(np.mean([len(v) for v in per_seed]))}
 
 
+def _families(root: Path) -> dict[str, dict[str, list[list[dict]]]]:
+    """The per-repeat metrics of the finished runs below ``root``, by :func:`spread.family`, then by
+    :func:`spread.configuration` (one entry per training seed)."""
+    out: dict[str, dict[str, list[list[dict]]]] = {}
+    for cfg_file in sorted(root.glob(f"*/{records.CONFIG}")):
+        reps = records.per_repeat(cfg_file.parent)
+        identity = read_json(cfg_file).get("identity")
+        if reps and identity is not None:
+            fam, conf = (repr(sorted(f(identity).items())) for f in (spread.family, spread.configuration))
+            out.setdefault(fam, {}).setdefault(conf, []).append(reps)
+    return out
+
+
+def _seed_std(ids: list[str], root: Path, metric: str, dataset: str, families, own: list[float]
+              ) -> spread.SeedStd | None:
+    """The std over seeds of a cell: pooled over the family of its runs on their own test data
+    (:mod:`spread`), or over its own seeds (``own``: per-seed means) for a cross-domain cell."""
+    configs = [root / i / records.CONFIG for i in ids if (root / i / records.CONFIG).exists()]
+    identity = read_json(configs[0]).get("identity") if families is not None and configs else None
+    if identity is None:
+        return spread.pooled([own])
+    groups = families.get(repr(sorted(spread.family(identity).items())), {})
+    per_conf = [[float(np.mean([_value(r, metric, dataset) for r in reps])) for reps in seeds]
+                for seeds in groups.values() if len(seeds) >= 2]
+    return spread.pooled(per_conf) or spread.pooled([own])
+
+
 def collect(exp: Experiment | str, profile: str = "demo", seeds: int | None = None, runs_root=None,
             data_root: str | Path | None = None, variant: str | None = None) -> pd.DataFrame:
     """Tidy cells of one experiment: a row per (row, column, metric) with ours, paper, Δ and status."""
@@ -59,6 +86,7 @@ def collect(exp: Experiment | str, profile: str = "demo", seeds: int | None = No
     root = _runs_root(runs_root)
     out = []
     counts: dict[str, dict | None] = {}
+    families = _families(root) if seeds >= 2 and exp.kind != "stats" else None
     if exp.kind == "stats":
         from ..paths import demo_data_root
         droot = data_root if data_root is not None else (demo_data_root() if profile == "demo" else None)
@@ -77,7 +105,8 @@ def collect(exp: Experiment | str, profile: str = "demo", seeds: int | None = No
             for m in exp.metrics:
                 rec = {"experiment": exp.key, "row": row.key, "row_label": row.label, "column": col.key,
                        "column_label": col.label, "metric": m, "mean": float("nan"), "std_repeats": float("nan"),
-                       "std_seeds": float("nan"), "repeats": 0, "seeds": 0, "seeds_wanted": seeds,
+                       "std_seeds": float("nan"), "std_pooled": float("nan"), "df_pooled": 0,
+                       "repeats": 0, "seeds": 0, "seeds_wanted": seeds,
                        "published": pub_cell.get(m), "definition": ex.metric_definition(m, col.eval_dataset),
                        "run_ids": " ".join(ids)}
                 if exp.kind == "stats":
@@ -91,6 +120,10 @@ def collect(exp: Experiment | str, profile: str = "demo", seeds: int | None = No
                     rec["status"] = NOT_REPRODUCED
                 elif per_seed[m]:
                     rec.update(_combine(per_seed[m]), seeds=len(per_seed[m]))
+                    if len(per_seed[m]) >= 2:
+                        s = _seed_std(ids, root, m, col.eval_dataset, None if col.cross else families,
+                                      [float(np.mean(v)) for v in per_seed[m]])
+                        rec.update(std_pooled=s.std, df_pooled=s.df)
                     rec["status"] = "ok" if len(per_seed[m]) == seeds else "partial"
                 else:
                     rec["status"] = MISSING
@@ -231,8 +264,9 @@ class TableResult:
             lines += [""] + [f"- {', '.join(labels)}: {note}" for note, labels in notes.items()]
         chains = orderings.chain(self.cells, "rank1")
         if chains:
-            lines += ["", f"Rank-1 by mean over seeds; `>`: the ordering holds beyond the seed spread (difference "
-                          f"of the means > sum of the two stds over seeds), `≈`: it does not "
+            lines += ["", f"Rank-1 by mean over seeds; `>`: the ordering holds beyond the seed spread (Welch's "
+                          f"95 % test of the two means, each std over seeds pooled over its method and recipe "
+                          f"on the same data), `≈`: it does not "
                           f"(every pair: `{self.experiment.key}_{self.tag}_orderings.csv`)."]
             lines += [f"- {label}: {text}" for label, text in chains.items()]
         return "\n".join(lines)
@@ -264,7 +298,7 @@ class TableResult:
 
     def to_csv(self) -> str:
         cols = ["experiment", "row", "row_label", "column", "column_label", "metric", "definition", "status", "mean",
-                "std_repeats", "std_seeds", "repeats", "seeds", "seeds_wanted", "published", "diff", "best", "run_ids"]
+                "std_repeats", "std_seeds", "std_pooled", "df_pooled", "repeats", "seeds", "seeds_wanted", "published", "diff", "best", "run_ids"]
         return self.cells[cols].to_csv(index=False)
 
     def write(self, folder: str | Path | None = None) -> list[Path]:

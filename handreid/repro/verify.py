@@ -38,18 +38,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
-
 from ..engine import records
-from ..engine.config import split_seed_of
 from ..engine.provenance import same_kind
 from ..paths import runs_dir
+from . import spread
 
 __all__ = ["Verdict", "choose", "compare", "verify"]
 
 METRICS = ("rank1", "mAP")
 VERDICTS = ("identical", "within the seed spread", "within the repeat spread", "no spread to judge", "outside")
-LEVEL = 0.975   # two-sided 95 %: the t quantile of the seed-spread range
 
 
 @dataclass
@@ -89,38 +86,22 @@ def choose(runs_root: str | Path | None = None, limit: int | None = 3, ids: Sequ
     return found if limit is None else found[:limit]
 
 
-def _configuration(identity: dict) -> dict:
-    """A run's identity without its training seed: records that differ only in it (same split seed)."""
-    return {**{k: v for k, v in identity.items() if k != "seed"}, "split_seed": split_seed_of(identity)}
-
-
-def _family(identity: dict) -> dict:
-    """A run's configuration without its model options: the same method and recipe on the same data
-    and splits (the seed spread is pooled over these: an ablation's variants share it)."""
-    return {k: v for k, v in _configuration(identity).items() if k != "method_options"}
-
-
 def _seed_spread(run: records.RunRecord, others: Sequence[records.RunRecord]) -> dict | None:
-    """Per metric, the range two training seeds' means differ by 19 times in 20:
-    ``t(0.975, df) x sqrt(2) x s``, ``s`` the std over seeds pooled over the configurations of
-    :func:`_family` with >= 2 seeds (``df`` = sum of their seeds - 1); None when there are none."""
-    from scipy import stats
-
-    family = _family(run.config["identity"])
+    """Per metric, the range two training seeds' means differ by 19 times in 20
+    (:func:`spread.difference_range`), the std over seeds pooled over the records of the run's
+    :func:`spread.family`; None when none has two seeds."""
+    fam = spread.family(run.config["identity"])
     groups: dict[str, list[records.RunRecord]] = {}
     for o in others:
-        if o.finished and _family(o.config["identity"]) == family:
-            groups.setdefault(repr(sorted(_configuration(o.config["identity"]).items())), []).append(o)
-    groups = {k: g for k, g in groups.items() if len(g) >= 2}
-    df = sum(len(g) - 1 for g in groups.values())
-    if df == 0:
-        return None
-    spread = {}
+        if o.finished and spread.family(o.config["identity"]) == fam:
+            groups.setdefault(repr(sorted(spread.configuration(o.config["identity"]).items())), []).append(o)
+    out = {}
     for m in METRICS:
-        ss = sum(float(np.sum((x - x.mean()) ** 2)) for x in
-                 (np.array([o.metrics["summary"][f"{m}_mean"] for o in g]) for g in groups.values()))
-        spread[m] = float(stats.t.ppf(LEVEL, df)) * math.sqrt(2.0) * math.sqrt(ss / df)
-    return spread
+        s = spread.pooled([o.metrics["summary"][f"{m}_mean"] for o in g] for g in groups.values())
+        if s is None:
+            return None
+        out[m] = spread.difference_range(s)
+    return out
 
 
 def compare(committed: records.RunRecord, rerun: records.RunRecord,
