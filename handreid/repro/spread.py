@@ -6,8 +6,8 @@
 >>> spread.difference_range(s)                                      # two seeds differ by less, 19 times in 20
 >>> spread.welch(70.2, s, 3, 63.0, s, 3)                            # does a difference of means hold?
 
-Three seeds give a poor estimate of a std (its 90 % interval is about 0.5x to 2.5x the true one),
-so the std of a configuration is pooled over its *family*: the runs of the same method and recipe on
+Three seeds give a poor estimate of a std (9 times in 10 it falls between 0.23x and 1.73x the true
+one: ``sqrt(chi2(2) / 2)``), so the std of a configuration is pooled over its *family*: the runs of the same method and recipe on
 the same data and splits, whatever their model options (an ablation's variants share it; GPA-Net
 Table 3 pools its 13 partitions: 26 degrees of freedom). That assumes the seed noise depends on
 the method, recipe and data and not on an option; between families nothing is assumed.
