@@ -162,3 +162,20 @@ def test_trains_one_epoch_with_its_regularizers(tmp_path, monkeypatch):
     assert record.finished and list(record.history["epoch"]) == [1]
     assert record.history["loss"].map(float).between(0, 1e3).all()
     assert calls and all(e == 0 and of > 0 and ow > 0 for e, of, ow in calls)
+
+
+def test_the_of_start_epoch_scales_with_a_shortened_schedule_like_the_milestones():
+    """O.F. from epoch 23 of the recipe's schedule: a 40-epoch demo run starts it where it falls in
+    the full one (23 x 40 / 80 with ABD-Net's recipe, 23 x 40 / 70 with LAGA-Net's); the paper
+    profile and an explicit value keep theirs."""
+    from handreid.engine.config import make_config
+
+    def start(**kw):
+        return make_config(method="abdnet", **kw).identity()["method_options"]["of_start_epoch"]
+
+    assert start(dataset="market1501", recipe="abd") == round(23 * 40 / 80) == 12
+    assert start(dataset="11k-dr", recipe="laga") == round(23 * 40 / 70) == 13
+    assert start(dataset="11k-dr", recipe="laga", epochs=140) == 46
+    assert start(dataset="11k-dr", recipe="laga", profile="paper", data_root="/nonexistent") == 23
+    assert start(dataset="11k-dr", recipe="laga", method_options={"of_start_epoch": 5}) == 5
+    assert make_config(dataset="11k-dr", method="abdnet", recipe="laga").model_options()["of_start_epoch"] == 13

@@ -47,6 +47,11 @@ PROFILES = {
 }
 
 
+#: Model options counted in epochs of the training schedule. ABD-Net switches its O.F. regularizer on
+#: at epoch 23 (of its own 80; LAGA-Net's Table V keeps 23 in its 70): a demo run of 40 epochs starts
+#: it at 23 x 40 / 80 = 12 (ABD-Net's recipe) or 13 (LAGA-Net's), where it falls in the full schedule.
+EPOCH_OPTIONS: dict[str, tuple[str, ...]] = {"abdnet": ("of_start_epoch",)}
+
 ConfigError = ParameterError  # a run parameter has a wrong name or value
 
 
@@ -78,9 +83,22 @@ class RunConfig:
         return resolve_variant(self.variant, self.recipe)
 
     def model_options(self) -> dict[str, Any]:
-        """The model options the run builds with: the variant's, the profile's, then ``method_options``."""
-        return {**variant_model_options(self.resolved_variant, self.method),
+        """The model options the run builds with: the variant's, the profile's, then ``method_options``;
+        an option counted in epochs (:data:`EPOCH_OPTIONS`) scales with the schedule as the recipe's
+        milestones do when the run trains fewer or more epochs than its recipe (an explicit
+        ``method_options`` value is an epoch of this run, taken as given)."""
+        opts = {**variant_model_options(self.resolved_variant, self.method),
                 **profile_model_options(self.profile, self.method), **self.method_options}
+        scaled = [k for k in EPOCH_OPTIONS.get(self.method, ()) if k not in self.method_options]
+        if scaled:
+            own = apply_variant(get_recipe(self.recipe, self.dataset), self.resolved_variant).epochs
+            s = self.resolved_recipe().epochs / own
+            if s != 1:
+                from ..models import model_options as defaults
+
+                d = defaults(self.method)
+                opts.update({k: max(0, round(opts.get(k, d[k]) * s)) for k in scaled})
+        return opts
 
     def resolved_recipe(self) -> Recipe:
         r = apply_variant(get_recipe(self.recipe, self.dataset), self.resolved_variant)
