@@ -262,8 +262,8 @@ EXPERIMENTS: dict[str, Experiment] = {e.key: e for e in [
          Row("RGA-Net", "RGA-Net", "rganet", {}, "laga",
              "trained with the LAGA-Net recipe, as LAGA-Net §IV-C says; built for the recipe's input size"),
          Row("ABD-Net", "ABD-Net", "abdnet", {}, "laga",
-             "trained with the LAGA-Net recipe + ABD-Net's own O.F. (1e-6, from epoch 23) and O.W. (1e-3) "
-             "regularizers, as LAGA-Net §IV-C says"),
+             "trained with the LAGA-Net recipe + ABD-Net's own O.F. (1e-6, from epoch 23 of 70; 13 of the demo's "
+             "40) and O.W. (1e-3) regularizers, as LAGA-Net §IV-C says"),
          LAGA),
         tuple(_col(d) for d in HAND), published=_cells(pub.LAGA_TABLE5)),
     Experiment(
