@@ -55,3 +55,5 @@ def test_a_family_is_one_method_and_recipe_on_the_same_data_and_splits_whatever_
     assert spread.configuration(base) == spread.configuration(other_seed)
     assert spread.configuration(base) != spread.configuration(other_option)
     assert spread.family(base) == spread.family(other_option) != spread.family(other_split)
+    assert spread.keys(base) == spread.keys(other_seed)
+    assert spread.keys(base)[0] == spread.keys(other_option)[0] and spread.keys(base)[1] != spread.keys(other_option)[1]

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..engine.config import split_seed_of
 
-__all__ = ["LEVEL", "SeedStd", "configuration", "difference_range", "family", "pooled", "welch"]
+__all__ = ["LEVEL", "SeedStd", "configuration", "difference_range", "family", "keys", "pooled", "welch"]
 
 LEVEL = 0.975   # two-sided 95 %
 
@@ -44,6 +44,11 @@ def family(identity: dict) -> dict:
     """A run's configuration without its model options: the same method and recipe on the same data
     and splits, over which the std over seeds is pooled."""
     return {k: v for k, v in configuration(identity).items() if k != "method_options"}
+
+
+def keys(identity: dict) -> tuple[str, str]:
+    """Hashable keys of a run's :func:`family` and :func:`configuration`, for grouping records."""
+    return repr(sorted(family(identity).items())), repr(sorted(configuration(identity).items()))
 
 
 def pooled(groups: Iterable[Sequence[float]]) -> SeedStd | None:

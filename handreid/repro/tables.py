@@ -59,7 +59,7 @@ def _families(root: Path) -> dict[str, dict[str, list[list[dict]]]]:
         reps = records.per_repeat(cfg_file.parent)
         identity = read_json(cfg_file).get("identity")
         if reps and identity is not None:
-            fam, conf = (repr(sorted(f(identity).items())) for f in (spread.family, spread.configuration))
+            fam, conf = spread.keys(identity)
             out.setdefault(fam, {}).setdefault(conf, []).append(reps)
     return out
 
@@ -72,7 +72,7 @@ def _seed_std(ids: list[str], root: Path, metric: str, dataset: str, families, o
     identity = read_json(configs[0]).get("identity") if families is not None and configs else None
     if identity is None:
         return spread.pooled([own])
-    groups = families.get(repr(sorted(spread.family(identity).items())), {})
+    groups = families.get(spread.keys(identity)[0], {})
     per_conf = [[float(np.mean([_value(r, metric, dataset) for r in reps])) for reps in seeds]
                 for seeds in groups.values() if len(seeds) >= 2]
     return spread.pooled(per_conf) or spread.pooled([own])

@@ -90,11 +90,13 @@ def _seed_spread(run: records.RunRecord, others: Sequence[records.RunRecord]) ->
     """Per metric, the range two training seeds' means differ by 19 times in 20
     (:func:`spread.difference_range`), the std over seeds pooled over the records of the run's
     :func:`spread.family`; None when none has two seeds."""
-    fam = spread.family(run.config["identity"])
+    fam = spread.keys(run.config["identity"])[0]
     groups: dict[str, list[records.RunRecord]] = {}
     for o in others:
-        if o.finished and spread.family(o.config["identity"]) == fam:
-            groups.setdefault(repr(sorted(spread.configuration(o.config["identity"]).items())), []).append(o)
+        if o.finished:
+            o_fam, o_conf = spread.keys(o.config["identity"])
+            if o_fam == fam:
+                groups.setdefault(o_conf, []).append(o)
     out = {}
     for m in METRICS:
         s = spread.pooled([o.metrics["summary"][f"{m}_mean"] for o in g] for g in groups.values())
@@ -114,16 +116,16 @@ def compare(committed: records.RunRecord, rerun: records.RunRecord,
     same_fit = committed.metrics.get("fit_acc") == rerun.metrics.get("fit_acc")  # how well it fits its training images
     if len(a) == len(b) and all(x[k] == y[k] for x, y in zip(a, b) for k in keys) and same_fit:
         return Verdict(committed.run_id, "identical", deltas, {m: 0.0 for m in METRICS})
-    spread = _seed_spread(committed, others)
+    ranges = _seed_spread(committed, others)
     kind = "within the seed spread"
-    if spread is None:
+    if ranges is None:
         kind = "within the repeat spread"
-        spread = {m: 2 * committed.metrics["summary"][f"{m}_std"] for m in METRICS}
-        if not any(spread.values()):   # one seed, one fixed split: no range is known
-            return Verdict(committed.run_id, "no spread to judge" if reasons else "outside", deltas, spread,
+        ranges = {m: 2 * committed.metrics["summary"][f"{m}_std"] for m in METRICS}
+        if not any(ranges.values()):   # one seed, one fixed split: no range is known
+            return Verdict(committed.run_id, "no spread to judge" if reasons else "outside", deltas, ranges,
                            reasons)
-    ok = all(abs(deltas[m]) <= spread[m] for m in METRICS)
-    return Verdict(committed.run_id, kind if ok else "outside", deltas, spread, reasons)
+    ok = all(abs(deltas[m]) <= ranges[m] for m in METRICS)
+    return Verdict(committed.run_id, kind if ok else "outside", deltas, ranges, reasons)
 
 
 def _machine_reasons(committed: records.RunRecord, rerun: records.RunRecord) -> list[str]:
