@@ -18,7 +18,7 @@ import torch
 
 from handreid.engine.recipes import get_recipe
 from handreid.models import available_models, build_model, model_options
-from handreid.models.rganet import RGAChannel, RGASpatial, stage_sizes
+from handreid.models.rganet import PointwiseConv1d, RGAChannel, RGASpatial, stage_sizes
 
 REFERENCE_PARAMS_384x128_751 = 34_883_928
 
@@ -155,6 +155,23 @@ def test_rga_module_equals_its_equations(kind):
 
 
 # ---------------------------------------------------------------------------- recipe
+def test_pointwise_conv_is_the_1x1_conv_it_replaces():
+    """Same weight shape (state dicts unchanged) and, per output channel and node, the sum over input
+    channels written out."""
+    torch.manual_seed(0)
+    conv = PointwiseConv1d(6, 4)
+    assert conv.weight.shape == (4, 6, 1) and conv.bias is None
+    x = torch.randn(3, 6, 5, dtype=torch.float64)
+    w = conv.weight.detach().double()
+    expected = torch.zeros(3, 4, 5, dtype=torch.float64)
+    for b in range(3):
+        for o in range(4):
+            for n in range(5):
+                expected[b, o, n] = sum(w[o, i, 0] * x[b, i, n] for i in range(6))
+    got = torch.nn.functional.conv1d(x, w)  # torch's own 1x1 convolution, for reference
+    assert torch.allclose(conv.double()(x), expected) and torch.allclose(got, expected)
+
+
 def test_rga_recipe():
     r = get_recipe("rga", "market1501")
     assert (r.optimizer, r.lr, r.backbone_lr_mult, r.weight_decay) == ("adam", 8e-4, 1.0, 5e-4)

@@ -33,7 +33,7 @@ module takes its size from the first map it sees (its parameters exist only afte
 
 Differences from the reference code (parameter count and descriptor size are equal at 384 x 128):
 1x1 convolutions over a node axis are ``Conv1d`` (same weights, shapes ``(out, in, 1)`` instead of
-``(out, in, 1, 1)``); an embedding width ``n // ratio`` is at least 1 (tiny inputs such as the
+``(out, in, 1, 1)``, computed as a matrix product: :class:`PointwiseConv1d`); an embedding width ``n // ratio`` is at least 1 (tiny inputs such as the
 demo's 64 x 64, where the reference would build a 0-channel layer and fail); the test descriptor is the BN-neck vector (the reference evaluates both f and
 BN(f)); its learning rates are the same for backbone and new layers (``rga`` recipe).
 """
@@ -50,14 +50,26 @@ from .backbone import ResNet50Trunk, resnet50_trunk
 from .heads import ReIDModel, init_classifier
 from .registry import register_model
 
-__all__ = ["RGANet", "RGAChannel", "RGASpatial", "RelationAwareAttention", "rganet", "stage_sizes"]
+__all__ = ["PointwiseConv1d", "RGANet", "RGAChannel", "RGASpatial", "RelationAwareAttention", "rganet", "stage_sizes"]
 
 STAGE_CHANNELS = (256, 512, 1024, 2048)
 
 
+class PointwiseConv1d(nn.Conv1d):
+    """A 1x1 ``Conv1d`` without bias (same weight, shape ``(out, in, 1)``) computed as one matrix
+    product: on a CPU, oneDNN's convolution is 2x slower on RGA-S's relation inputs (2N = 512
+    channels at N = 256 positions: BENCHMARKS.md, seventh pass)."""
+
+    def __init__(self, in_dim: int, out_dim: int):
+        super().__init__(in_dim, out_dim, 1, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.einsum("oi,bin->bon", self.weight[..., 0], x)
+
+
 def _embed(in_dim: int, out_dim: int) -> nn.Sequential:
     """1x1 conv over the node axis (no bias) + BN + ReLU: theta, phi, psi and varphi of §3.2."""
-    return nn.Sequential(nn.Conv1d(in_dim, out_dim, 1, bias=False), nn.BatchNorm1d(out_dim), nn.ReLU())
+    return nn.Sequential(PointwiseConv1d(in_dim, out_dim), nn.BatchNorm1d(out_dim), nn.ReLU())
 
 
 def _ratio(dim: int, ratio: int) -> int:
@@ -82,8 +94,8 @@ class RelationAwareAttention(nn.Module):
         self.varphi = _embed(2 * self.num_nodes, n_emb)           # relation item
         hidden = _ratio(1 + n_emb, down_ratio)
         self.w = nn.Sequential(                                   # W1, BN, ReLU, W2, BN
-            nn.Conv1d(1 + n_emb, hidden, 1, bias=False), nn.BatchNorm1d(hidden), nn.ReLU(),
-            nn.Conv1d(hidden, 1, 1, bias=False), nn.BatchNorm1d(1),
+            PointwiseConv1d(1 + n_emb, hidden), nn.BatchNorm1d(hidden), nn.ReLU(),
+            PointwiseConv1d(hidden, 1), nn.BatchNorm1d(1),
         )
 
     def relations(self, u: Tensor) -> Tensor:

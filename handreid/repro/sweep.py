@@ -11,7 +11,8 @@ The sweep only schedules: what to do comes from :mod:`handreid.repro.plan` (one
 1. :func:`handreid.repro.plan.plan` lists the trainings (one per distinct run id) and the
    derived evaluations (cross-domain metrics, retrieval lists for the figures).
 2. Each training executes the run notebook ``notebooks/train_eval.ipynb`` with papermill into
-   ``results/runs/<run_id>/run.ipynb``; a finished run (its ``metrics.json`` exists) is skipped,
+   ``results/runs/<run_id>/run.ipynb``, in its worker's kernel (:mod:`handreid.repro.kernel`:
+   one kernel per worker, reset between notebooks); a finished run (its ``metrics.json`` exists) is skipped,
    a failed one keeps its partial notebook as ``run.failed.ipynb`` and the sweep goes on.
    Nothing is retried: a rerun of the sweep tries the unfinished runs again.
 3. Derived evaluations load a finished run's ``model.pt`` and write
@@ -109,6 +110,8 @@ def run_one(params: dict, log_output: bool = True) -> Outcome:
     """Execute the run notebook for ``params`` into its run directory (skip if finished)."""
     import papermill
 
+    from . import kernel
+
     if log_output:
         _stream_papermill_log()
     cfg = make_config(**params)
@@ -121,7 +124,7 @@ def run_one(params: dict, log_output: bool = True) -> Outcome:
     try:
         papermill.execute_notebook(
             str(notebooks_dir() / RUN_NOTEBOOK), str(partial), parameters=_notebook_params(params),
-            cwd=str(notebooks_dir()), log_output=log_output, progress_bar=False, **KERNEL)
+            cwd=str(notebooks_dir()), log_output=log_output, progress_bar=False, engine_name=kernel.ENGINE, **KERNEL)
     except Exception as e:  # noqa: BLE001 - a failed run must not stop the sweep
         if partial.exists():
             os.replace(partial, run_dir / "run.failed.ipynb")

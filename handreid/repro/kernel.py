@@ -1,0 +1,99 @@
+"""One Jupyter kernel per sweep worker, reused by the run notebooks it executes (docs/DESIGN.md §6).
+
+A fresh kernel costs about 8 s per notebook on a 2-core CPU before anything trains (starting
+IPython, then importing torch, torchvision and handreid), as long as a demo training of GPA-Net
+takes. A sweep worker therefore keeps one kernel and hands it to papermill for each notebook
+(:data:`ENGINE`, a papermill engine), and after each notebook puts it back in a fresh kernel's
+state: the user namespace cleared (``%reset -f``), matplotlib's figures closed, the execution
+count back to 1. What a run computes does not depend on what ran before it in the kernel:
+:func:`handreid.engine.fit` seeds every generator it draws from, and the modules a notebook
+imports hold no state a run reads (tests compare a run in a used kernel with one in a fresh
+kernel, bit for bit). A kernel that died (a notebook that ran out of memory) is replaced by a new
+one for the next notebook; the kernel is shut down when its worker exits.
+"""
+
+from __future__ import annotations
+
+import atexit
+
+from jupyter_core.utils import run_sync
+from papermill.clientwrap import PapermillNotebookClient
+from papermill.engines import NBClientEngine, papermill_engines
+from papermill.log import logger
+
+#: papermill's name of the engine that runs notebooks in this worker's kernel.
+ENGINE = "handreid-worker-kernel"
+
+#: Puts a used kernel back in a fresh one's state; it leaves no name behind.
+RESET = """\
+_pyplot = __import__("sys").modules.get("matplotlib.pyplot")
+if _pyplot is not None:
+    _pyplot.close("all")
+get_ipython().run_line_magic("reset", "-f")
+get_ipython().execution_count = 1
+__import__("gc").collect()
+"""
+
+_manager = None  # this process's kernel (jupyter_client's AsyncKernelManager), started by the first notebook
+
+
+def manager(kernel_name: str):
+    """This process's kernel manager for ``kernel_name``; a new one when there is none, when the
+    last one's kernel died, or when it runs another kernel."""
+    global _manager
+    if _manager is not None and (_manager.kernel_name != kernel_name
+                                 or (_manager.has_kernel and not run_sync(_manager.is_alive)())):
+        shutdown()
+    if _manager is None:
+        from jupyter_client.manager import AsyncKernelManager
+
+        _manager = AsyncKernelManager(kernel_name=kernel_name)
+    return _manager
+
+
+def shutdown() -> None:
+    """Shut this process's kernel down (at exit, or when it must be replaced)."""
+    global _manager
+    km, _manager = _manager, None
+    if km is not None and km.has_kernel:
+        try:
+            run_sync(km.shutdown_kernel)(now=True)
+        except Exception:  # noqa: BLE001 - a dead kernel has nothing left to shut down
+            pass
+
+
+atexit.register(shutdown)
+
+
+def reset(client: PapermillNotebookClient) -> None:
+    """Run :data:`RESET` in the client's kernel; if the kernel does not answer, it is replaced."""
+    try:
+        msg_id = client.kc.execute(RESET, silent=True, store_history=False)
+        reply = client.wait_for_reply(msg_id)
+        if reply is None or reply["content"].get("status") != "ok":
+            raise RuntimeError(f"the kernel did not reset: {reply and reply['content']}")
+    except Exception:  # noqa: BLE001 - the next notebook gets a new kernel instead
+        shutdown()
+
+
+class WorkerKernelEngine(NBClientEngine):
+    """papermill's nbclient engine, executing in this process's kernel (:func:`manager`) instead of a
+    new one per notebook, and resetting the kernel after each notebook."""
+
+    @classmethod
+    def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
+                                 stderr_file=None, start_timeout=60, execution_timeout=None, **kwargs):
+        kwargs = {k: v for k, v in kwargs.items() if k not in ("input_path", "timeout", "startup_timeout")}
+        client = PapermillNotebookClient(
+            nb_man, km=manager(kernel_name), timeout=execution_timeout, startup_timeout=start_timeout,
+            kernel_name=kernel_name, log=logger, log_output=log_output, stdout_file=stdout_file,
+            stderr_file=stderr_file, **kwargs)
+        try:
+            return client.execute()
+        finally:
+            if client.kc is not None:
+                reset(client)
+                client.kc.stop_channels()
+
+
+papermill_engines.register(ENGINE, WorkerKernelEngine)
