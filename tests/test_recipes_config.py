@@ -47,7 +47,7 @@ def test_demo_profile_defaults_and_overrides():
     r = cfg.resolved_recipe()
     assert (r.epochs, r.image_size, cfg.use_pretrained) == (40, (64, 64), False)
     # from scratch: no pretrained layers to slow down, half the SGD fine-tuning lr and x0.1 over the
-    # last quarter of the epochs; 2.5x Adam's lr with the recipe's own x0.5 decays, scaled like its warm-up
+    # last quarter of the epochs; 2.5x Adam's lr with LAGA-Net's x0.5 at 40/70 and 60/70 of the epochs
     assert (r.lr, r.backbone_lr_mult, r.milestones, r.gamma) == (0.01, 1.0, (30,), 0.1)
     assert [r.lr_at(e) for e in (0, 29)] == [0.01, 0.01] and r.lr_at(30) == r.lr_at(39) == pytest.approx(1e-3)
     assert make_config(method="gpanet", epochs=12).resolved_recipe().milestones == (9,)
@@ -56,6 +56,12 @@ def test_demo_profile_defaults_and_overrides():
     assert laga.lr_at(6) == laga.lr_at(22) == pytest.approx(2e-3)                 # 40 x 40/70, 40 x 60/70
     assert (laga.lr_at(23), laga.lr_at(33), laga.lr_at(34), laga.lr_at(39)) == pytest.approx((1e-3, 1e-3, 5e-4, 5e-4))
     assert laga.warmup_start_lr == pytest.approx(2e-5)
+    # ... for every Adam recipe: RGA-Net's own (x0.5 eight times from epoch 80 of 600) and ABD-Net's (x0.1
+    # at 20 and 40 of 80) would leave a 40-epoch run a few epochs at its rate
+    for name in ("rga", "abd", "mba"):
+        own = make_config(dataset="market1501" if name != "mba" else "11k-dr", method="resnet50",
+                          recipe=name).resolved_recipe()
+        assert (own.milestones, own.gamma) == ((23, 34), 0.5), name
     assert cfg.trunk == {"width": 0.125, "blocks": [1, 1, 1, 1]} and cfg.identity()["trunk"] == cfg.trunk
     paper = make_config(dataset="11k-dr", method="gpanet", profile="paper", data_root="/data").resolved_recipe()
     assert (paper.lr, paper.backbone_lr_mult, paper.epochs, paper.image_size) == (0.02, 0.1, 60, (384, 384))

@@ -30,12 +30,14 @@ PROFILES = {
     # scratch on the small trunk GPA-Net's SGD learns steadily at half of it, the Adam recipes at 2.5
     # times. Step decays, per optimiser (BENCHMARKS.md, the demo world and the schedules): SGD ends
     # with x0.1 over the last quarter of the epochs (GPA-Net's std over the 3 committed seeds on demo
-    # D-r 4.7 -> 3.5 points); the Adam recipes keep their own decays, scaled to the 40 epochs with
-    # the warm-up (LAGA-Net's x0.5 at 40 and 60 of 70 -> 23 and 34): at a constant rate, 6 of 107
-    # runs were still far from fitting their training images at epoch 40 (BENCHMARKS.md, seventh pass).
+    # D-r 4.7 -> 3.5 points); Adam takes LAGA-Net's x0.5 at 40 and 60 of its 70 epochs, at the same
+    # fractions of the 40 (23 and 34), with every Adam recipe: at a constant rate, 6 of 107 runs were
+    # still far from fitting their training images at epoch 40, and RGA-Net's and ABD-Net's own
+    # decays squeezed into 40 epochs (x0.5 eight times by epoch 24; x0.1 at 10 and 20) left their
+    # body runs at 26-75 % fit (BENCHMARKS.md, seventh pass).
     "demo": {"epochs": 40, "image_size": (64, 64), "pretrained": False, "batch_size": None,
              "lr_factor": {"sgd": 0.5, "adam": 2.5},
-             "step_decay": {"sgd": {"at": [0.75], "gamma": 0.1}, "adam": True},
+             "step_decay": {"sgd": {"at": [0.75], "gamma": 0.1}, "adam": {"at": [40 / 70, 60 / 70], "gamma": 0.5}},
              "trunk": {"width": 0.125, "blocks": [1, 1, 1, 1]},
              # VGG19-bn's two dropout layers (fc6, fc7) at torchvision's 0.5 keep the 1/8-width network
              # from fitting its training images from scratch (fit_acc 27-83 %); at 0.2 it fits them
