@@ -73,3 +73,14 @@ def test_a_run_in_a_used_kernel_equals_the_same_run_in_a_fresh_kernel(tmp_path, 
         return json.loads((d / "metrics.json").read_text()), history
 
     assert record("used") == record("fresh")  # bit for bit: metrics, losses, accuracies per epoch
+
+
+def test_a_notebook_run_from_another_folder_gets_a_kernel_started_there(tmp_path, own_kernel, monkeypatch):
+    first = _execute(_notebook(tmp_path / "a.ipynb", "import os\nprint(os.getpid(), os.getcwd())"), tmp_path / "a.out.ipynb")
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    monkeypatch.chdir(other)  # papermill changes to a notebook's cwd before the engine runs
+    second = _execute(_notebook(tmp_path / "b.ipynb", "import os\nprint(os.getpid(), os.getcwd())"), tmp_path / "b.out.ipynb")
+    pid_a, cwd_a = first.cells[0].outputs[0]["text"].split()
+    pid_b, cwd_b = second.cells[0].outputs[0]["text"].split()
+    assert pid_a != pid_b and cwd_b == str(other) and cwd_a != cwd_b

@@ -34,7 +34,7 @@ PROFILES = {
     # fractions of the 40 (23 and 34), with every Adam recipe: at a constant rate, 6 of 107 runs were
     # still far from fitting their training images at epoch 40, and RGA-Net's and ABD-Net's own
     # decays squeezed into 40 epochs (x0.5 eight times by epoch 24; x0.1 at 10 and 20) left their
-    # body runs at 26-75 % fit (BENCHMARKS.md, seventh pass).
+    # body runs at 31-75 % fit (BENCHMARKS.md, seventh pass).
     "demo": {"epochs": 40, "image_size": (64, 64), "pretrained": False, "batch_size": None,
              "lr_factor": {"sgd": 0.5, "adam": 2.5},
              "step_decay": {"sgd": {"at": [0.75], "gamma": 0.1}, "adam": {"at": [40 / 70, 60 / 70], "gamma": 0.5}},

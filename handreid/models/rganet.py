@@ -33,8 +33,8 @@ module takes its size from the first map it sees (its parameters exist only afte
 
 Differences from the reference code (parameter count and descriptor size are equal at 384 x 128):
 1x1 convolutions over a node axis are ``Conv1d`` (same weights, shapes ``(out, in, 1)`` instead of
-``(out, in, 1, 1)``, computed as a matrix product: :class:`PointwiseConv1d`); an embedding width ``n // ratio`` is at least 1 (tiny inputs such as the
-demo's 64 x 64, where the reference would build a 0-channel layer and fail); the test descriptor is the BN-neck vector (the reference evaluates both f and
+``(out, in, 1, 1)``, computed as a matrix product: :class:`PointwiseConv1d`); an embedding width
+``n // ratio`` is at least 1 (tiny inputs such as the demo's 64 x 64, where the reference would build a 0-channel layer and fail); the test descriptor is the BN-neck vector (the reference evaluates both f and
 BN(f)); its learning rates are the same for backbone and new layers (``rga`` recipe).
 """
 

@@ -15,6 +15,7 @@ one for the next notebook; the kernel is shut down when its worker exits.
 from __future__ import annotations
 
 import atexit
+import os
 
 from jupyter_core.utils import run_sync
 from papermill.clientwrap import PapermillNotebookClient
@@ -35,19 +36,20 @@ __import__("gc").collect()
 """
 
 _manager = None  # this process's kernel (jupyter_client's AsyncKernelManager), started by the first notebook
+_cwd = None      # the working directory it starts in (papermill changes to a notebook's ``cwd`` first)
 
 
 def manager(kernel_name: str):
     """This process's kernel manager for ``kernel_name``; a new one when there is none, when the
-    last one's kernel died, or when it runs another kernel."""
-    global _manager
-    if _manager is not None and (_manager.kernel_name != kernel_name
+    last one's kernel died, or when it runs another kernel or in another working directory."""
+    global _manager, _cwd
+    if _manager is not None and (_manager.kernel_name != kernel_name or _cwd != os.getcwd()
                                  or (_manager.has_kernel and not run_sync(_manager.is_alive)())):
         shutdown()
     if _manager is None:
         from jupyter_client.manager import AsyncKernelManager
 
-        _manager = AsyncKernelManager(kernel_name=kernel_name)
+        _manager, _cwd = AsyncKernelManager(kernel_name=kernel_name), os.getcwd()
     return _manager
 
 
