@@ -1,8 +1,8 @@
-"""One Jupyter kernel per sweep worker, reused by the run notebooks it executes (docs/DESIGN.md §6).
+"""One Jupyter kernel per sweep worker, reused by the run notebooks it executes (docs/DESIGN.md §4).
 
-A fresh kernel costs about 8 s per notebook on a 2-core CPU before anything trains (starting
-IPython, then importing torch, torchvision and handreid), as long as a demo training of GPA-Net
-takes. A sweep worker therefore keeps one kernel and hands it to papermill for each notebook
+A fresh kernel costs about 7 s per notebook on a 2-core CPU before anything trains (starting
+IPython, then importing torch, torchvision and handreid), a third of a demo training of GPA-Net on
+11k-dr (BENCHMARKS.md, seventh pass). A sweep worker therefore keeps one kernel and hands it to papermill for each notebook
 (:data:`ENGINE`, a papermill engine), and after each notebook puts it back in a fresh kernel's
 state: the user namespace cleared (``%reset -f``), matplotlib's figures closed, the execution
 count back to 1. What a run computes does not depend on what ran before it in the kernel:
