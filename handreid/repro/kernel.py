@@ -2,9 +2,9 @@
 
 A fresh kernel costs about 7 s per notebook on a 2-core CPU before anything trains (starting
 IPython, then importing torch, torchvision and handreid), a third of a demo training of GPA-Net on
-11k-dr (BENCHMARKS.md, seventh pass). A sweep worker therefore keeps one kernel and hands it to papermill for each notebook
-(:data:`ENGINE`, a papermill engine), and after each notebook puts it back in a fresh kernel's
-state: the user namespace cleared (``%reset -f``), matplotlib's figures closed, the execution
+11k-dr (BENCHMARKS.md, seventh pass). A sweep worker therefore keeps one kernel and hands it to
+papermill for each notebook (:data:`ENGINE`, a papermill engine), and after each notebook puts it
+back in a fresh kernel's state: the user namespace cleared (``%reset -f``), matplotlib's figures closed, the execution
 count back to 1. What a run computes does not depend on what ran before it in the kernel:
 :func:`handreid.engine.fit` seeds every generator it draws from, and the modules a notebook
 imports hold no state a run reads (tests compare a run in a used kernel with one in a fresh
@@ -21,6 +21,7 @@ from jupyter_core.utils import run_sync
 from papermill.clientwrap import PapermillNotebookClient
 from papermill.engines import NBClientEngine, papermill_engines
 from papermill.log import logger
+from papermill.utils import remove_args
 
 #: papermill's name of the engine that runs notebooks in this worker's kernel.
 ENGINE = "handreid-worker-kernel"
@@ -85,7 +86,7 @@ class WorkerKernelEngine(NBClientEngine):
     @classmethod
     def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
                                  stderr_file=None, start_timeout=60, execution_timeout=None, **kwargs):
-        kwargs = {k: v for k, v in kwargs.items() if k not in ("input_path", "timeout", "startup_timeout")}
+        kwargs = remove_args(["input_path", "timeout", "startup_timeout"], **kwargs)  # as papermill's own engine
         client = PapermillNotebookClient(
             nb_man, km=manager(kernel_name), timeout=execution_timeout, startup_timeout=start_timeout,
             kernel_name=kernel_name, log=logger, log_output=log_output, stdout_file=stdout_file,
