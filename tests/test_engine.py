@@ -22,7 +22,8 @@ def data_root(tmp_path_factory):
 
 def _cfg(data_root, out_dir, **kw):
     params = dict(dataset="11k-dr", method="gpanet", method_options={"hp": 2, "vp": 1}, data_root=str(data_root),
-                  epochs=2, image_size=32, batch_size=8, eval_repeats=3, out_dir=str(out_dir), device="cpu")
+                  epochs=2, image_size=32, batch_size=8, eval_repeats=3, out_dir=str(out_dir), device="cpu",
+                  pretrained=False)  # from scratch: the pretrained trunk has tests of its own (test_pretrain)
     params.update(kw)
     return make_config(**params)
 

@@ -57,7 +57,7 @@ def test_a_run_in_a_used_kernel_equals_the_same_run_in_a_fresh_kernel(tmp_path, 
 
     root = write_11k(tmp_path / "data", num_subjects=8, images_per_aspect=(3, 4), image_size=(48, 36), seed=3)
     common = {"dataset": "11k-dr", "recipe": "gpa", "data_root": str(root), "epochs": 2, "image_size": 32,
-              "batch_size": 5, "eval_repeats": 2, "device": "cpu"}
+              "batch_size": 5, "eval_repeats": 2, "device": "cpu", "pretrained": False}
     other = {**common, "method": "resnet50", "seed": 1, "out_dir": str(tmp_path / "used")}
     run = {**common, "method": "gpanet", "method_options": {"hp": 2, "vp": 1}}
     assert sweep.run_one(other, log_output=False).status == "done"

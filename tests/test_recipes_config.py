@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from handreid.engine import ConfigError, get_recipe, make_config
+from handreid.engine import pretrain
 from handreid.engine.config import config_from_namespace, split_seed_of
 from handreid.params import ParameterError, validate
 
@@ -45,23 +46,35 @@ def test_shorter_runs_scale_the_schedule():
 def test_demo_profile_defaults_and_overrides():
     cfg = make_config(dataset="11k-dr", method="gpanet")
     r = cfg.resolved_recipe()
-    assert (r.epochs, r.image_size, cfg.use_pretrained) == (40, (64, 64), False)
-    # from scratch: no pretrained layers to slow down, half the SGD fine-tuning lr and x0.1 over the
-    # last quarter of the epochs; 2.5x Adam's lr with LAGA-Net's x0.5 at 40/70 and 60/70 of the epochs
-    assert (r.lr, r.backbone_lr_mult, r.milestones, r.gamma) == (0.01, 1.0, (30,), 0.1)
-    assert [r.lr_at(e) for e in (0, 29)] == [0.01, 0.01] and r.lr_at(30) == r.lr_at(39) == pytest.approx(1e-3)
-    assert make_config(method="gpanet", epochs=12).resolved_recipe().milestones == (9,)
+    assert (r.epochs, r.image_size, cfg.use_pretrained) == (12, (64, 64), True)
+    # fine-tuning the demo's pretrained trunk: the whole network at the new layers' rate, half the SGD
+    # rate and x0.1 over the last quarter of the epochs; 2.5x Adam's rate with LAGA-Net's x0.5 at
+    # 40/70 and 60/70 of the epochs
+    assert (r.lr, r.backbone_lr_mult, r.milestones, r.gamma) == (0.01, 1.0, (9,), 0.1)
+    assert [r.lr_at(e) for e in (0, 8)] == [0.01, 0.01] and r.lr_at(9) == r.lr_at(11) == pytest.approx(1e-3)
+    assert make_config(method="gpanet", epochs=40).resolved_recipe().milestones == (30,)
+    assert make_config(method="gpanet", pretrained=False).resolved_recipe().backbone_lr_mult == 1.0
     laga = make_config(dataset="11k-dr", method="laganet", recipe="laga").resolved_recipe()
-    assert (laga.warmup_epochs, laga.milestones, laga.gamma, laga.lr) == (6, (23, 34), 0.5, pytest.approx(2e-3))
-    assert laga.lr_at(6) == laga.lr_at(22) == pytest.approx(2e-3)                 # 40 x 40/70, 40 x 60/70
-    assert (laga.lr_at(23), laga.lr_at(33), laga.lr_at(34), laga.lr_at(39)) == pytest.approx((1e-3, 1e-3, 5e-4, 5e-4))
+    assert (laga.epochs, laga.warmup_epochs, laga.milestones, laga.gamma, laga.lr) == (
+        12, 2, (7, 10), 0.5, pytest.approx(2e-3))                                   # 12 x 40/70, 12 x 60/70
+    assert laga.lr_at(2) == laga.lr_at(6) == pytest.approx(2e-3)
+    assert (laga.lr_at(7), laga.lr_at(9), laga.lr_at(10), laga.lr_at(11)) == pytest.approx((1e-3, 1e-3, 5e-4, 5e-4))
     assert laga.warmup_start_lr == pytest.approx(2e-5)
-    # ... for every Adam recipe: RGA-Net's own (x0.5 eight times from epoch 80 of 600) and ABD-Net's (x0.1
-    # at 20 and 40 of 80) would leave a 40-epoch run a few epochs at its rate
+    # the body benchmarks' demo sets have a third of the hand sets' images: 40 epochs there
+    body = make_config(dataset="market1501", method="laganet", recipe="laga").resolved_recipe()
+    assert (body.epochs, body.warmup_epochs, body.milestones) == (40, 6, (23, 34))
+    # ... the same decays for every Adam recipe: RGA-Net's own (x0.5 eight times from epoch 80 of 600) and
+    # ABD-Net's (x0.1 at 20 and 40 of 80) would leave a short run a few epochs at its rate
     for name in ("rga", "abd", "mba"):
-        own = make_config(dataset="market1501" if name != "mba" else "11k-dr", method="resnet50",
-                          recipe=name).resolved_recipe()
-        assert (own.milestones, own.gamma) == ((23, 34), 0.5), name
+        dataset = "market1501" if name != "mba" else "11k-dr"
+        own = make_config(dataset=dataset, method="resnet50", recipe=name).resolved_recipe()
+        assert (own.milestones, own.gamma) == (((23, 34) if name != "mba" else (7, 10)), 0.5), name
+    # the pretrained trunk is named in the run's identity: the world and the pretraining run of each
+    # trunk the model builds (none from scratch)
+    assert cfg.identity()["pretraining"] == {"world": pretrain.world_key(),
+                                             "resnet50": pretrain.pretraining_config("resnet50").run_id()}
+    assert set(make_config(method="vgg19bn").identity()["pretraining"]) == {"world", "vgg19bn"}
+    assert "pretraining" not in make_config(method="gpanet", pretrained=False).identity()
     assert cfg.trunk == {"width": 0.125, "blocks": [1, 1, 1, 1]} and cfg.identity()["trunk"] == cfg.trunk
     paper = make_config(dataset="11k-dr", method="gpanet", profile="paper", data_root="/data").resolved_recipe()
     assert (paper.lr, paper.backbone_lr_mult, paper.epochs, paper.image_size) == (0.02, 0.1, 60, (384, 384))
@@ -71,9 +84,9 @@ def test_demo_profile_defaults_and_overrides():
     assert (paper_laga.milestones, paper_laga.gamma) == ((40, 60), 0.5)  # the recipes' own decays
     paper_cfg = make_config(dataset="11k-dr", method="gpanet", profile="paper", data_root="/data")
     assert paper_cfg.trunk is None and "trunk" not in paper_cfg.identity()  # paper run ids unchanged
-    cfg = make_config(method="resnet50", epochs=3, image_size=96, batch_size=8, pretrained=True)
+    cfg = make_config(method="resnet50", epochs=3, image_size=96, batch_size=8, pretrained=False)
     r = cfg.resolved_recipe()
-    assert (r.epochs, r.image_size, r.batch_size, cfg.use_pretrained) == (3, (96, 96), 8, True)
+    assert (r.epochs, r.image_size, r.batch_size, cfg.use_pretrained) == (3, (96, 96), 8, False)
 
 
 def test_run_id_follows_what_decides_the_result():
@@ -93,12 +106,13 @@ def test_run_id_follows_what_decides_the_result():
 def test_split_seed_is_fixed_across_training_seeds_and_keeps_older_run_ids():
     """Seeds share the protocol's draws (split_seed 0); runs whose split seed equals their seed are
     the runs made before the two were separate (committed records: 11k-dr GPA-Net, seeds 0 and 1)."""
-    seed0 = make_config(method="gpanet", seed=0)
+    old = {"pretrained": False, "epochs": 40}  # the demo profile's runs before its pretrained trunks
+    seed0 = make_config(method="gpanet", seed=0, **old)
     assert seed0.split_seed == 0 and "split_seed" not in seed0.identity()
     assert seed0.run_id() == "11k-dr-gpanet-c8e2dcb458"
-    old_seed1 = make_config(method="gpanet", seed=1, split_seed=1)
+    old_seed1 = make_config(method="gpanet", seed=1, split_seed=1, **old)
     assert "split_seed" not in old_seed1.identity() and old_seed1.run_id() == "11k-dr-gpanet-ac57b2c48f"
-    seed1 = make_config(method="gpanet", seed=1)
+    seed1 = make_config(method="gpanet", seed=1, **old)
     assert seed1.identity()["split_seed"] == 0 and seed1.run_id() != old_seed1.run_id()
     assert split_seed_of(seed1.identity()) == 0 and split_seed_of(old_seed1.identity()) == 1
     with pytest.raises(ConfigError, match=r"parameter split_seed=-2 is invalid: expected a non-negative integer"):
@@ -172,6 +186,7 @@ def test_the_demo_profile_sets_vgg19bn_dropout_and_an_explicit_option_wins():
     paper = make_config(method="vgg19bn", profile="paper", data_root="/data")
     assert paper.model_options() == {} and paper.identity()["method_options"]["dropout"] == 0.5
     assert make_config(method="vgg19bn", method_options={"dropout": 0.5}).model_options() == {"dropout": 0.5}
-    assert make_config(method="gpanet").model_options() == {}  # only VGG19-bn's is set
+    assert make_config(method="gpanet").model_options() == {}  # only VGG19-bn's and ABD-Net's are set
+    assert make_config(method="abdnet").model_options()["dropout"] == 0.0
     model = build_model("vgg19bn", 5, trunk=demo.trunk, **demo.model_options())
     assert [m.p for m in model.modules() if isinstance(m, torch.nn.Dropout)] == [0.2, 0.2]

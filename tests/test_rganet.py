@@ -193,7 +193,8 @@ def test_trains_one_epoch_built_for_the_recipe_size(tmp_path):
 
     root = write_11k(tmp_path / "data", num_subjects=10, images_per_aspect=(3, 4), image_size=(48, 40), seed=1)
     cfg = make_config(dataset="11k-dr", method="rganet", recipe="laga", data_root=str(root), epochs=1,
-                      image_size=32, batch_size=8, eval_repeats=1, out_dir=str(tmp_path / "runs"), device="cpu")
+                      image_size=32, batch_size=8, eval_repeats=1, out_dir=str(tmp_path / "runs"), device="cpu",
+                      pretrained=False)
     record = fit(cfg, progress=False)
     assert record.finished and list(record.history["epoch"]) == [1]
     model = load_model(record.run_dir)

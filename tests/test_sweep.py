@@ -164,7 +164,7 @@ def trained(tmp_path_factory):
     root = write_11k(base / "data", num_subjects=8, images_per_aspect=(3, 4), image_size=(48, 36), seed=2)
     params = {"dataset": "11k-dr", "method": "gpanet", "method_options": {"hp": 1, "vp": 1}, "recipe": "gpa",
               "data_root": str(root), "epochs": 1, "image_size": 32, "batch_size": 5, "eval_repeats": 2,
-              "out_dir": str(base / "runs"), "device": "cpu"}
+              "out_dir": str(base / "runs"), "device": "cpu", "pretrained": False}
     rec = fit(make_config(**params), progress=False)
     return rec, params
 

@@ -15,6 +15,7 @@ while the next epoch trains.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import math
@@ -33,6 +34,7 @@ from ..data.sampler import pk_batches, random_batches
 from ..io import BackgroundWriter, atomic_write, write_json, write_text
 from ..losses import GPANetLoss, LAGANetLoss
 from ..models import build_model, model_options
+from ..models.backbone import small_trunk_weights
 from ..progress import progress_bar
 from . import records
 from .provenance import image_fingerprint, machine
@@ -120,8 +122,15 @@ def fit(config: RunConfig | dict, progress: bool = True, stop_after: int | None 
     split = load_split(cfg.dataset, root=cfg.prepare_root(), repeat=0, seed=cfg.split_seed)
     data_sha = _fingerprint(split.train.to_csv(index=False) + split.val.to_csv(index=False))
 
-    model = build_model(cfg.method, num_classes=split.num_classes, pretrained=cfg.use_pretrained, trunk=cfg.trunk,
-                        **model_build_options(cfg.method, cfg.model_options(), recipe.image_size)).to(device)
+    trunks = None  # the demo's pretrained small trunks (engine.pretrain), pretrained here when not cached yet
+    if cfg.use_pretrained and cfg.trunk is not None:
+        from .pretrain import TrunkProvider
+
+        trunks = TrunkProvider(device=cfg.device, progress=progress)
+    with small_trunk_weights(trunks) if trunks else contextlib.nullcontext():
+        model = build_model(cfg.method, num_classes=split.num_classes, pretrained=cfg.use_pretrained,
+                            trunk=cfg.trunk,
+                            **model_build_options(cfg.method, cfg.model_options(), recipe.image_size)).to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(model, recipe)
@@ -137,7 +146,8 @@ def fit(config: RunConfig | dict, progress: bool = True, stop_after: int | None 
     header = {"run_id": run_dir.name, "config": cfg.to_dict(), "identity": cfg.identity(),
               "num_classes": split.num_classes, "data_sha": data_sha, "versions": mach["versions"],
               "device": str(device), "cpu_threads": mach["threads"], "machine": mach,
-              "images_sha": image_fingerprint(train_cache)}
+              "images_sha": image_fingerprint(train_cache),
+              **({"pretrained_trunks": trunks.used} if trunks else {})}
     ckpt_file = run_dir / records.CHECKPOINT
     history: list[dict] = []
     start = 0

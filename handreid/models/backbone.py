@@ -1,6 +1,10 @@
 """Backbone trunks (ResNet50, VGG19-bn), their small demo shapes (:class:`TrunkShape`) and their
 ImageNet weights.
 
+The small demo trunks have no ImageNet weights; the demo profile pretrains its own on a synthetic
+world of other identities (:mod:`handreid.engine.pretrain`) and hands them to the builders here
+through :func:`small_trunk_weights`.
+
 ImageNet weights come from torchvision's own weight enums (``ResNet50_Weights.IMAGENET1K_V1``,
 ``VGG19_BN_Weights.IMAGENET1K_V1``), kept in torch's hub cache,
 ``torch.hub.get_dir()/checkpoints/<file>``. When the file is not there, :func:`require_weights`
@@ -35,6 +39,7 @@ __all__ = [
     "recording_weights",
     "require_weights",
     "resnet50_trunk",
+    "small_trunk_weights",
     "trunk_shape",
 ]
 
@@ -166,12 +171,45 @@ def current_trunk() -> TrunkShape:
     return _SHAPE.get()
 
 
+_SMALL_WEIGHTS: ContextVar = ContextVar("handreid_small_trunk_weights", default=None)
+
+
+@contextmanager
+def small_trunk_weights(provider) -> Iterator[None]:
+    """Within the block, a small trunk built with ``pretrained=True`` starts from
+    ``provider(arch, shape)`` (arch ``"resnet50"`` or ``"vgg19bn"``: a state dict in the trunk's own
+    parameter names) instead of raising: how the demo profile's pretrained trunks
+    (:mod:`handreid.engine.pretrain`) reach every model. The provider is called only for the
+    trunks a model builds."""
+    token = _SMALL_WEIGHTS.set(provider)
+    try:
+        yield
+    finally:
+        _SMALL_WEIGHTS.reset(token)
+
+
 def _weights_if(pretrained: bool, weights: tvm.WeightsEnum, what: str) -> tvm.WeightsEnum | None:
     shape = _SHAPE.get()
-    if pretrained and not shape.full:
+    if pretrained and not shape.full and _SMALL_WEIGHTS.get() is None:
         raise ValueError(f"{what}: ImageNet weights exist for the full trunk only, not for {shape}; "
-                         f"use pretrained=False or the full trunk")
-    return require_weights(weights) if pretrained else None
+                         f"use pretrained=False, the full trunk, or a run of the demo profile, whose fit() "
+                         f"pretrains the small trunk on its synthetic pretraining world (handreid.engine.pretrain)")
+    return require_weights(weights) if pretrained and shape.full else None
+
+
+def _load_small(net: nn.Module, arch: str, shape: TrunkShape, allowed_missing: str = "") -> nn.Module:
+    """``net`` with the small-trunk provider's weights for ``arch`` (every parameter and buffer but
+    those whose names start with ``allowed_missing``: VGG19-bn's fc8, which every model replaces);
+    a provider that returns None leaves it as initialised (it only wanted to know the arch)."""
+    state = _SMALL_WEIGHTS.get()(arch, shape)
+    if state is None:
+        return net
+    missing, unexpected = net.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not (allowed_missing and k.startswith(allowed_missing))]
+    if missing or unexpected:
+        raise ValueError(f"pretrained {arch} trunk at {shape} does not match the network: "
+                         f"missing {missing[:5]}, unexpected {unexpected[:5]}")
+    return net
 
 
 def _small_resnet(shape: TrunkShape) -> nn.Module:
@@ -238,19 +276,25 @@ class ResNet50Trunk(nn.Module):
 
 
 def resnet50_trunk(pretrained: bool = False, last_stride: int = 1) -> ResNet50Trunk:
-    """ResNet50 trunk, ImageNet (``ResNet50_Weights.IMAGENET1K_V1``) or randomly initialised, at
-    the current :func:`trunk_shape`."""
+    """ResNet50 trunk, ImageNet (``ResNet50_Weights.IMAGENET1K_V1``; a small trunk: the
+    :func:`small_trunk_weights` provider's) or randomly initialised, at the current :func:`trunk_shape`."""
     if last_stride not in (1, 2):
         raise ValueError(f"last_stride must be 1 or 2, got {last_stride!r}")
     weights = _weights_if(pretrained, tvm.ResNet50_Weights.IMAGENET1K_V1, "resnet50_trunk")
     shape = _SHAPE.get()
-    resnet = tvm.resnet50(weights=weights) if shape.full else _small_resnet(shape)
+    if shape.full:
+        resnet = tvm.resnet50(weights=weights)
+    else:
+        resnet = _small_resnet(shape)
+        if pretrained:
+            _load_small(resnet, "resnet50", shape)
     return ResNet50Trunk(resnet, last_stride=last_stride)
 
 
 def build_vgg19bn(pretrained: bool = False) -> tvm.VGG:
-    """torchvision's VGG19-bn, ImageNet (``VGG19_BN_Weights.IMAGENET1K_V1``) or random, at the
-    current :func:`trunk_shape`'s width (every convolution and fc6/fc7; the depth is VGG19's)."""
+    """torchvision's VGG19-bn, ImageNet (``VGG19_BN_Weights.IMAGENET1K_V1``; a small one: the
+    :func:`small_trunk_weights` provider's, fc8 left random) or random, at the current
+    :func:`trunk_shape`'s width (every convolution and fc6/fc7; the depth is VGG19's)."""
     weights = _weights_if(pretrained, tvm.VGG19_BN_Weights.IMAGENET1K_V1, "build_vgg19bn")
     shape = _SHAPE.get()
     if shape.full:
@@ -266,4 +310,4 @@ def build_vgg19bn(pretrained: bool = False) -> tvm.VGG:
         if isinstance(m, nn.Linear):
             nn.init.normal_(m.weight, 0, 0.01 / math.sqrt(shape.width))
             nn.init.constant_(m.bias, 0)
-    return vgg
+    return _load_small(vgg, "vgg19bn", shape, allowed_missing="classifier.6.") if pretrained else vgg

@@ -134,7 +134,13 @@ def _machine_reasons(committed: records.RunRecord, rerun: records.RunRecord) -> 
         threads = committed.config.get("cpu_threads")
         return ["the committed record does not say what CPU it was made on"
                 + (f" (it used {threads} threads)" if threads else "")]
-    return same_kind(then, now or {})
+    reasons = same_kind(then, now or {})
+    trunks_then, trunks_now = committed.config.get("pretrained_trunks", {}), rerun.config.get("pretrained_trunks", {})
+    for arch in sorted(set(trunks_then) | set(trunks_now)):
+        a, b = trunks_then.get(arch, {}).get("sha"), trunks_now.get(arch, {}).get("sha")
+        if a != b:  # the demo's pretrained trunk, made on each machine (engine.pretrain)
+            reasons.append(f"pretrained {arch} trunk {a} vs {b}")
+    return reasons
 
 
 def verify(ids: Sequence[str] | None = None, limit: int | None = 3, runs_root: str | Path | None = None,
