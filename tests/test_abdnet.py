@@ -166,15 +166,15 @@ def test_trains_one_epoch_with_its_regularizers(tmp_path, monkeypatch):
 
 def test_the_of_start_epoch_scales_with_a_shortened_schedule_like_the_milestones():
     """O.F. from epoch 23 of the recipe's schedule: a short demo run starts it where it falls in
-    the full one (40 epochs on a body benchmark: 23 x 40 / 80 with ABD-Net's recipe; 12 on a hand
-    set: 23 x 12 / 70 with LAGA-Net's); the paper profile and an explicit value keep theirs."""
+    the full one (40 epochs on a body benchmark: 23 x 40 / 80 with ABD-Net's recipe; 11 on a hand
+    set: 23 x 11 / 70 with LAGA-Net's); the paper profile and an explicit value keep theirs."""
     from handreid.engine.config import make_config
 
     def start(**kw):
         return make_config(method="abdnet", **kw).identity()["method_options"]["of_start_epoch"]
 
     assert start(dataset="market1501", recipe="abd") == round(23 * 40 / 80) == 12
-    assert start(dataset="11k-dr", recipe="laga") == round(23 * 12 / 70) == 4
+    assert start(dataset="11k-dr", recipe="laga") == round(23 * 11 / 70) == 4
     assert start(dataset="market1501", recipe="laga") == round(23 * 40 / 70) == 13
     assert start(dataset="11k-dr", recipe="laga", epochs=140) == 46
     assert start(dataset="11k-dr", recipe="laga", profile="paper", data_root="/nonexistent") == 23

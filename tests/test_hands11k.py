@@ -358,3 +358,28 @@ def test_error_bad_repeat_in_loader(tree, repeat):
 def test_error_bad_seed_in_loader(tree):
     with pytest.raises(DatasetError, match=r"seed=-3 is invalid.*non-negative int"):
         load_split("11k-dr", root=tree, seed=-3)
+
+
+def test_metadata_read_again_is_not_parsed_again_but_a_changed_file_is(tmp_path):
+    """A training and its 10 evaluation repeats read HandInfo.csv 11 times: parsed once per content."""
+    from handreid.data import hands11k
+    from handreid.data.synthetic import write_11k
+
+    root = write_11k(tmp_path, num_subjects=6, images_per_aspect=(2, 3), image_size=(48, 36), seed=1)
+    csv = root / "11k" / "HandInfo.csv"
+    first = hands11k.read_metadata(csv)
+    first.loc[0, "age"] = -1                                    # the caller's copy, not the cache's
+    again = hands11k.read_metadata(csv)
+    assert again.loc[0, "age"] != -1 and again.attrs.get(hands11k._NORMALIZED)
+    split_a = load_split("11k-dr", root, repeat=3, seed=0)
+    split_a.query.loc[split_a.query.index[0], "path"] = "changed"  # likewise for a split's frames
+    split_b = load_split("11k-dr", root, repeat=3, seed=0)
+    assert "changed" not in set(split_b.query["path"])
+    text = csv.read_text()
+    age = text.splitlines()[1].split(",")[1]
+    swapped = text.replace("\n" + text.splitlines()[1], "\n" + text.splitlines()[1].replace(f",{age},", ",99,", 1), 1)
+    csv.write_text(swapped)                                     # same path, other content
+    assert hands11k.read_metadata(csv).loc[0, "age"] == 99
+    csv.write_text(text.replace("dorsal right", "dorsal up", 1))  # and a damaged one still fails
+    with pytest.raises(DatasetError, match="aspectOfHand"):
+        hands11k.read_metadata(csv)

@@ -76,7 +76,9 @@ def test_a_run_is_the_same_whether_its_trunk_was_just_pretrained_or_found(tiny, 
     cfg = make_config(method="gpanet", recipe="gpa", out_dir=str(tmp_path / "first"), **tiny)
     assert cfg.identity()["pretraining"] == {"world": pretrain.world_key(),
                                              "resnet50": pretrain.pretraining_config("resnet50").run_id()}
+    assert pretrain.missing([cfg, cfg.to_dict()]) == [pretrain.pretraining_config("resnet50").run_id()]
     first = fit(cfg, progress=False)      # pretrains the trunk (fit seeds torch inside), then trains
+    assert pretrain.missing([cfg]) == []
     again = fit(make_config(method="gpanet", recipe="gpa", out_dir=str(tmp_path / "again"), **tiny),
                 progress=False)           # finds it
     assert first.run_id == again.run_id
@@ -118,3 +120,21 @@ def test_trunk_fingerprint_follows_names_and_values():
     assert pretrain.trunk_fingerprint(a) == pretrain.trunk_fingerprint(dict(reversed(list(a.items()))))
     assert pretrain.trunk_fingerprint(a) != pretrain.trunk_fingerprint({**a, "w": torch.ones(2, 2) * 2})
     assert pretrain.trunk_fingerprint(a) != pretrain.trunk_fingerprint({"v": a["w"], "b": a["b"]})
+
+
+def test_the_sweep_starts_one_run_per_missing_trunk_first(tiny):
+    """Two workers pretrain the two trunks side by side instead of one waiting for the other."""
+    from handreid.repro import plan as pl
+    from handreid.repro import sweep
+
+    tasks = pl.plan("gpa-table1", datasets=["11k-dr"], seeds=2).runs  # VGG19-bn, ResNet50, GPA-Net rows
+    ids = {arch: pretrain.pretraining_config(arch).run_id() for arch in ("resnet50", "vgg19bn")}
+    trunks = pretrain.missing(t.params for t in tasks)
+    assert sorted(trunks) == sorted(ids.values())
+    ordered = sweep.trunks_first(tasks, trunks)
+    archs = [("vgg19bn" if t.params["method"] == "vgg19bn" else "resnet50") for t in ordered[:2]]
+    assert sorted(archs) == ["resnet50", "vgg19bn"]
+    assert sorted(t.run_id for t in ordered) == sorted(t.run_id for t in tasks)      # nothing lost or doubled
+    rest = [t for t in tasks if t.run_id not in {o.run_id for o in ordered[:2]}]
+    assert [t.run_id for t in ordered[2:]] == [t.run_id for t in rest]             # the others keep their order
+    assert sweep.trunks_first(tasks, []) == list(tasks)

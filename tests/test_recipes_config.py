@@ -46,29 +46,30 @@ def test_shorter_runs_scale_the_schedule():
 def test_demo_profile_defaults_and_overrides():
     cfg = make_config(dataset="11k-dr", method="gpanet")
     r = cfg.resolved_recipe()
-    assert (r.epochs, r.image_size, cfg.use_pretrained) == (12, (64, 64), True)
+    assert (r.epochs, r.image_size, cfg.use_pretrained) == (11, (64, 64), True)
     # fine-tuning the demo's pretrained trunk: the whole network at the new layers' rate, half the SGD
-    # rate and x0.1 over the last quarter of the epochs; 2.5x Adam's rate with LAGA-Net's x0.5 at
-    # 40/70 and 60/70 of the epochs
-    assert (r.lr, r.backbone_lr_mult, r.milestones, r.gamma) == (0.01, 1.0, (9,), 0.1)
-    assert [r.lr_at(e) for e in (0, 8)] == [0.01, 0.01] and r.lr_at(9) == r.lr_at(11) == pytest.approx(1e-3)
+    # rate and x0.1 over the last quarter of the epochs (8 of 11)
+    assert (r.lr, r.backbone_lr_mult, r.milestones, r.gamma) == (0.01, 1.0, (8,), 0.1)
+    assert [r.lr_at(e) for e in (0, 7)] == [0.01, 0.01] and r.lr_at(8) == r.lr_at(10) == pytest.approx(1e-3)
     assert make_config(method="gpanet", epochs=40).resolved_recipe().milestones == (30,)
     assert make_config(method="gpanet", pretrained=False).resolved_recipe().backbone_lr_mult == 1.0
+    # LAGA-Net's recipe at 5x its rate, LAGA-Net's x0.5 at 40/70 and 60/70 of the epochs: 11 x 40/70, 11 x 60/70
     laga = make_config(dataset="11k-dr", method="laganet", recipe="laga").resolved_recipe()
     assert (laga.epochs, laga.warmup_epochs, laga.milestones, laga.gamma, laga.lr) == (
-        12, 2, (7, 10), 0.5, pytest.approx(2e-3))                                   # 12 x 40/70, 12 x 60/70
-    assert laga.lr_at(2) == laga.lr_at(6) == pytest.approx(2e-3)
-    assert (laga.lr_at(7), laga.lr_at(9), laga.lr_at(10), laga.lr_at(11)) == pytest.approx((1e-3, 1e-3, 5e-4, 5e-4))
-    assert laga.warmup_start_lr == pytest.approx(2e-5)
+        11, 2, (6, 9), 0.5, pytest.approx(4e-3))
+    assert laga.lr_at(2) == laga.lr_at(5) == pytest.approx(4e-3)
+    assert (laga.lr_at(6), laga.lr_at(8), laga.lr_at(9), laga.lr_at(10)) == pytest.approx((2e-3, 2e-3, 1e-3, 1e-3))
+    assert laga.warmup_start_lr == pytest.approx(4e-5)
     # the body benchmarks' demo sets have a third of the hand sets' images: 40 epochs there
     body = make_config(dataset="market1501", method="laganet", recipe="laga").resolved_recipe()
     assert (body.epochs, body.warmup_epochs, body.milestones) == (40, 6, (23, 34))
-    # ... the same decays for every Adam recipe: RGA-Net's own (x0.5 eight times from epoch 80 of 600) and
-    # ABD-Net's (x0.1 at 20 and 40 of 80) would leave a short run a few epochs at its rate
-    for name in ("rga", "abd", "mba"):
+    # ... the same decays for every Adam recipe (RGA-Net's own: x0.5 eight times from epoch 80 of 600;
+    # ABD-Net's: x0.1 at 20 and 40 of 80), at 2.5x their rates
+    for name, lr in (("rga", 8e-4), ("abd", 3e-4), ("mba", 8e-4)):
         dataset = "market1501" if name != "mba" else "11k-dr"
         own = make_config(dataset=dataset, method="resnet50", recipe=name).resolved_recipe()
-        assert (own.milestones, own.gamma) == (((23, 34) if name != "mba" else (7, 10)), 0.5), name
+        assert (own.milestones, own.gamma) == (((23, 34) if name != "mba" else (6, 9)), 0.5), name
+        assert own.lr == pytest.approx(2.5 * lr), name
     # the pretrained trunk is named in the run's identity: the world and the pretraining run of each
     # trunk the model builds (none from scratch)
     assert cfg.identity()["pretraining"] == {"world": pretrain.world_key(),

@@ -133,3 +133,16 @@ def test_the_fastest_committed_record_with_provenance_reproduces_here(tmp_path):
     rerun = records.load_run(tmp_path / run.run_id).metrics["per_repeat"]
     for new, old in zip(rerun, run.metrics["per_repeat"], strict=True):   # metrics added since: not compared
         assert {k: new[k] for k in old} == old
+
+
+def test_another_pretrained_trunk_is_named_as_a_reason():
+    """The demo's trunks are pretrained on each machine: a rerun from another trunk says so."""
+    run = _with_repeat_spread()
+    ours = copy.deepcopy(run)
+    trunk = {"run_id": "11k-dr-resnet50-0123456789", "sha": "aaaa"}
+    run.config = {**run.config, "pretrained_trunks": {"resnet50": trunk}}
+    ours.config = {**run.config, "pretrained_trunks": {"resnet50": {**trunk, "sha": "bbbb"}}}
+    v = verify.compare(run, _fake(ours, rank1=0.1))
+    assert "pretrained resnet50 trunk aaaa vs bbbb" in v.reasons
+    same = copy.deepcopy(run)
+    assert not any("trunk" in r for r in verify.compare(run, same).reasons + verify._machine_reasons(run, same))

@@ -45,6 +45,7 @@ image files needed), so Table II can be checked with just ``HandInfo.csv``.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -222,15 +223,31 @@ def normalize_metadata(meta: pd.DataFrame, source: str = "HandInfo metadata", ro
     bad = names.duplicated(keep=False)
     if bad.any():
         raise _bad_rows(source, "imageName", bad, names, "each image listed once (duplicate rows found)", root=root)
+    df.attrs[_NORMALIZED] = True  # protocol() need not validate it again
     return df
 
 
+_READ: dict[tuple[str, str], pd.DataFrame] = {}  # (file, sha1 of its bytes) -> normalised metadata
+_NORMALIZED = "handreid_normalized_11k"        # DataFrame.attrs flag: normalize_metadata's result
+_PROTOCOL: dict[tuple, dict[str, pd.DataFrame]] = {}  # (file, sha1, aspect, repeat, seed, num_repeats) -> parts
+
+
+def _content_key(path: Path) -> tuple[str, str]:
+    return str(path.resolve()), hashlib.sha1(path.read_bytes()).hexdigest()
+
+
 def read_metadata(csv_path: str | os.PathLike) -> pd.DataFrame:
-    """Read and validate ``HandInfo.csv`` (see :func:`normalize_metadata` for the result)."""
+    """Read and validate ``HandInfo.csv`` (see :func:`normalize_metadata` for the result).
+
+    A file read before in this process, byte for byte the same, is not parsed again (a copy of the
+    earlier result): a training and its 10 evaluation repeats read it 11 times."""
     path = Path(csv_path)
     root = path.parent.parent if path.parent.name == DIRNAME else None
     if not path.is_file():
         raise DatasetError(f"11k metadata file {path} does not exist (expected HandInfo.csv). {download_hint(root)}")
+    key = _content_key(path)
+    if key in _READ:
+        return _READ[key].copy()
     try:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
@@ -239,7 +256,11 @@ def read_metadata(csv_path: str | os.PathLike) -> pd.DataFrame:
             f"header {','.join(COLUMNS)}. {download_hint(root)}"
         ) from None
     raw.columns = [str(c) for c in raw.columns]
-    return normalize_metadata(raw, source=str(path), root=root)
+    meta = normalize_metadata(raw, source=str(path), root=root)
+    if len(_READ) >= 8:
+        _READ.clear()
+    _READ[key] = meta
+    return meta.copy()
 
 
 # ---------------------------------------------------------------------------
@@ -289,7 +310,8 @@ def protocol(
     repeat = check_repeat(repeat, num_repeats)
     seed = check_seed(seed)
     code = aspect_code(aspect)
-    meta = normalize_metadata(meta, source="11k metadata")
+    if not meta.attrs.get(_NORMALIZED):
+        meta = normalize_metadata(meta, source="11k metadata")
     clean = meta[meta["accessories"] == 0]
 
     galleries = []
@@ -370,7 +392,13 @@ def load(
     csv_path, hands = _check_layout(root)
     meta = read_metadata(csv_path)
     _check_images(meta, hands, csv_path, root)
-    parts = protocol(meta, code, repeat, seed, num_repeats=num_repeats)
+    # the same draws for the same file: a sweep worker's runs on one sub-dataset share them
+    key = (*_content_key(csv_path), code, repeat, seed, num_repeats)
+    if key not in _PROTOCOL:
+        if len(_PROTOCOL) >= 256:
+            _PROTOCOL.clear()
+        _PROTOCOL[key] = protocol(meta, code, repeat, seed, num_repeats=num_repeats)
+    parts = {k: v.copy() for k, v in _PROTOCOL[key].items()}
     num_classes = int(pd.concat([parts["train"]["label"], parts["val"]["label"]]).nunique())
     info: dict[str, Any] = {
         "dataset": "11k",

@@ -31,7 +31,7 @@ import torch
 from ..paths import cache_dir, demo_data_root
 
 __all__ = ["PRETRAINING", "PRETRAINING_WORLD", "TrunkProvider", "pretraining_config", "trunk_archs",
-           "trunk_fingerprint", "trunk_state", "world_key", "world_root"]
+           "missing", "trunk_fingerprint", "trunk_state", "world_key", "world_root"]
 
 #: The pretraining world: a synthetic 11k tree (``write_11k`` parameters) of 240 subjects with 6-10
 #: images per hand side, seed 777 (the demo's is 0): 2.4 times the demo's subjects, none shared.
@@ -94,15 +94,40 @@ def trunk_fingerprint(state: dict[str, torch.Tensor]) -> str:
     return h.hexdigest()[:16]
 
 
+_ARCHS: dict[str, tuple[str, ...]] = {}
+
+
 def trunk_archs(method: str, options: dict, shape: dict) -> list[str]:
-    """The trunk architectures ``method`` builds (in order), found by building it on the meta device."""
+    """The trunk architectures ``method`` builds (in order), found by building it on the meta device
+    (once per method, options and shape in a process: a run's identity asks for them)."""
     from ..models import build_model
     from ..models.backbone import small_trunk_weights
 
-    asked: list[str] = []
-    with small_trunk_weights(lambda arch, _shape: asked.append(arch)), torch.device("meta"):
-        build_model(method, num_classes=2, pretrained=True, trunk=shape, **options)
-    return list(dict.fromkeys(asked))
+    key = json.dumps([method, options, shape], sort_keys=True, default=repr)
+    if key not in _ARCHS:
+        asked: list[str] = []
+        with small_trunk_weights(lambda arch, _shape: asked.append(arch)), torch.device("meta"):
+            build_model(method, num_classes=2, pretrained=True, trunk=shape, **options)
+        _ARCHS[key] = tuple(dict.fromkeys(asked))
+    return list(_ARCHS[key])
+
+
+def missing(configs) -> list[str]:
+    """The pretrained trunks ``configs`` (run configurations) use that this machine's cache lacks
+    (their pretraining run ids), in order."""
+    from . import records
+    from .config import RunConfig, make_config
+
+    out: list[str] = []
+    for cfg in configs:
+        cfg = cfg if isinstance(cfg, RunConfig) else make_config(**cfg)
+        for arch, run_id in (cfg.pretraining() or {}).items():
+            if arch == "world" or run_id in out:
+                continue
+            run_dir = pretraining_config(arch).runs_root / run_id
+            if not ((run_dir / records.METRICS).exists() and (run_dir / records.MODEL).exists()):
+                out.append(run_id)
+    return out
 
 
 @contextlib.contextmanager

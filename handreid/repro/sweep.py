@@ -47,7 +47,7 @@ from typing import Callable, Sequence
 
 from ..data.datasets import repeats_of
 from ..data.synthetic.demo import prepare_demo_data
-from ..engine import records
+from ..engine import pretrain, records
 from ..engine.config import make_config
 from ..io import write_json
 from ..paths import project_root, results_dir
@@ -414,6 +414,18 @@ def dry_run_listing(plan: Plan, trains: Sequence[Task], derived: Sequence[Task],
     return "\n".join(lines)
 
 
+def trunks_first(tasks: Sequence[Task], trunks: Sequence[str]) -> list[Task]:
+    """``tasks`` with, for each pretraining run in ``trunks``, the first task that uses it moved to the
+    front: the workers then pretrain the missing trunks side by side instead of waiting for one."""
+    first: list[Task] = []
+    for run_id in trunks:
+        for t in tasks:
+            if all(t is not f for f in first) and run_id in (make_config(**t.params).pretraining() or {}).values():
+                first.append(t)
+                break
+    return first + [t for t in tasks if all(t is not f for f in first)]
+
+
 def summary(outcomes: Sequence[Outcome]) -> str:
     order = ("done", "skipped", "planned", "failed", "blocked")
     counts = {s: sum(o.status == s for o in outcomes) for s in order}
@@ -497,6 +509,11 @@ def reproduce(tables: str | Sequence[str] | None = "all", profile: str = "demo",
           flush=True)
     outcomes += [Outcome(t.run_id, "blocked", error=f"data missing ({t.dataset})", dataset=t.dataset)
                  for t in blocked]
+    trunks = pretrain.missing(t.params for t in todo)
+    if trunks:
+        print(f"[handreid] the first runs pretrain the demo's trunks {', '.join(trunks)} on its pretraining world "
+              "(once per machine, in its cache; a minute or two): handreid.engine.pretrain", flush=True)
+        todo = trunks_first(todo, trunks)
     outcomes += execute(todo, jobs=jobs, executor=executor, slurm=slurm)
     ready = [d for d in derived if (d.run_dir / records.METRICS).exists() and d.dataset not in missing]
     outcomes += [Outcome(d.run_id, "blocked", kind=d.kind, dataset=d.dataset,
