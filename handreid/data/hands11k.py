@@ -223,12 +223,10 @@ def normalize_metadata(meta: pd.DataFrame, source: str = "HandInfo metadata", ro
     bad = names.duplicated(keep=False)
     if bad.any():
         raise _bad_rows(source, "imageName", bad, names, "each image listed once (duplicate rows found)", root=root)
-    df.attrs[_NORMALIZED] = True  # protocol() need not validate it again
     return df
 
 
 _READ: dict[tuple[str, str], pd.DataFrame] = {}  # (file, sha1 of its bytes) -> normalised metadata
-_NORMALIZED = "handreid_normalized_11k"        # DataFrame.attrs flag: normalize_metadata's result
 _PROTOCOL: dict[tuple, dict[str, pd.DataFrame]] = {}  # (file, sha1, aspect, repeat, seed, num_repeats) -> parts
 
 
@@ -310,8 +308,7 @@ def protocol(
     repeat = check_repeat(repeat, num_repeats)
     seed = check_seed(seed)
     code = aspect_code(aspect)
-    if not meta.attrs.get(_NORMALIZED):
-        meta = normalize_metadata(meta, source="11k metadata")
+    meta = normalize_metadata(meta, source="11k metadata")
     clean = meta[meta["accessories"] == 0]
 
     galleries = []

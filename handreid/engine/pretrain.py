@@ -8,8 +8,10 @@ pretrains each small trunk itself: the plain baseline (``resnet50`` or ``vgg19bn
 classify the identities of a *pretraining world*, a synthetic 11k tree written with another seed
 and more subjects than the demo's (:data:`PRETRAINING_WORLD`), none of them in the demo sets. That
 training is an ordinary :func:`~handreid.engine.fit` run, kept in the cache
-(``HANDREID_CACHE/pretrained``) with its history and metrics; every demo run that asks for a
-pretrained trunk starts from its weights, and its run identity names the pretraining run and world.
+(``HANDREID_CACHE/pretrained/<world key>/<run id>``) with its history and metrics; every demo run
+that asks for a pretrained trunk starts from its weights, and its run identity names the
+pretraining run and world. (Paths are not part of a run's identity, so the pretraining run's id is
+that of the same training on the demo's own 11k-dr; the world key tells them apart.)
 
 The gap between pretraining and the demo sets is smaller than ImageNet's to 11k (same renderer,
 other identities): the demo shows what fine-tuning does, not how far ImageNet features carry.
@@ -153,26 +155,23 @@ class TrunkProvider:
     cache does not hold it yet); ``used``: ``{arch: {"run_id", "sha"}}`` of those handed out, for the
     run's record. Used as :func:`handreid.models.backbone.small_trunk_weights`' provider."""
 
-    def __init__(self, device: str = "cpu", progress: bool = False, world: dict | None = None, **overrides):
-        self.device, self.progress, self.world, self.overrides = device, progress, world, overrides
+    def __init__(self, device: str = "cpu", progress: bool = False):
+        self.device, self.progress = device, progress
         self.used: dict[str, dict] = {}
-
-    def run_id(self, arch: str) -> str:
-        return pretraining_config(arch, world=self.world, **self.overrides).run_id()
 
     def __call__(self, arch: str, shape) -> dict[str, torch.Tensor] | None:
         from ..data.synthetic import write_11k
         from . import records
         from .train import fit
 
-        cfg = pretraining_config(arch, self.device, self.world, **self.overrides)
+        cfg = pretraining_config(arch, self.device)
         if cfg.trunk != shape.as_dict():
             raise ValueError(f"the pretraining of {arch} builds the trunk {cfg.trunk}, the model asks for "
                              f"{shape.as_dict()}: the demo profile pretrains its own trunk shape only")
         run_dir = cfg.runs_root / cfg.run_id()
         with _locked(cfg.runs_root / "world.lock"):
             write_11k(cfg.root, **{k: tuple(v) if isinstance(v, list) else v
-                                   for k, v in (self.world or PRETRAINING_WORLD).items()})
+                                   for k, v in PRETRAINING_WORLD.items()})
         with _locked(cfg.runs_root / f"{arch}.lock"):
             if (run_dir / records.METRICS).exists() and not (run_dir / records.MODEL).exists():
                 (run_dir / records.METRICS).unlink()  # a record without its weights: train it again
@@ -182,7 +181,8 @@ class TrunkProvider:
             # fit seeds torch and numpy: the model being built must see the same random stream
             # whether its trunk was pretrained just now or found in the cache
             numpy_state = np.random.get_state()
-            with torch.random.fork_rng(devices=[]):
+            cuda = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+            with torch.random.fork_rng(devices=cuda):
                 fit(cfg, progress=False)
             np.random.set_state(numpy_state)
         saved = torch.load(run_dir / records.MODEL, map_location="cpu", weights_only=False)
