@@ -53,23 +53,23 @@ def world_key(world: dict | None = None) -> str:
     return f"11k-{hashlib.sha256(blob).hexdigest()[:10]}"
 
 
-def world_root(world: dict | None = None) -> Path:
+def world_root() -> Path:
     """Where the pretraining world is written: ``<demo data root>/pretraining/<world key>``."""
-    return demo_data_root() / "pretraining" / world_key(world)
+    return demo_data_root() / "pretraining" / world_key()
 
 
-def pretraining_config(arch: str, device: str = "cpu", world: dict | None = None, **overrides):
+def pretraining_config(arch: str, device: str = "cpu"):
     """The :class:`~handreid.engine.config.RunConfig` that pretrains ``arch`` (``resnet50`` or
-    ``vgg19bn``) on the pretraining world; ``overrides`` replace :data:`PRETRAINING` values."""
+    ``vgg19bn``) on the pretraining world (:data:`PRETRAINING`)."""
     from .config import make_config
 
     if arch not in _PRETRAINING_METHOD:
         raise ValueError(f"no pretraining for trunk architecture {arch!r}: expected one of {', '.join(_PRETRAINING_METHOD)}")
-    spec = {**PRETRAINING, **overrides}
+    spec = PRETRAINING
     return make_config(dataset=spec["dataset"], method=_PRETRAINING_METHOD[arch], recipe=spec["recipe"],
                        profile="demo", pretrained=False, epochs=spec["epochs"], seed=spec["seed"],
-                       data_root=str(world_root(world)), device=device, eval_repeats=1,
-                       out_dir=str(cache_dir() / "pretrained" / world_key(world)))
+                       data_root=str(world_root()), device=device, eval_repeats=1,
+                       out_dir=str(cache_dir() / "pretrained" / world_key()))
 
 
 def trunk_state(arch: str, model_state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
