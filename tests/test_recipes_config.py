@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from handreid.engine import ConfigError, get_recipe, make_config
-from handreid.engine import pretrain
+from handreid.engine import config, pretrain
 from handreid.engine.config import config_from_namespace, split_seed_of
 from handreid.params import ParameterError, validate
 
@@ -63,6 +63,16 @@ def test_demo_profile_defaults_and_overrides():
     # the body benchmarks' demo sets have a third of the hand sets' images: 40 epochs there
     body = make_config(dataset="market1501", method="laganet", recipe="laga").resolved_recipe()
     assert (body.epochs, body.warmup_epochs, body.milestones) == (40, 6, (23, 34))
+    # P x K = 10 x 4 for LAGA-Net's recipe on the hand sets only; the paper's 5 x 4 on bodies, the
+    # other recipes' own batches, and an explicit batch_size wins
+    assert (laga.batch_size, laga.instances, body.batch_size) == (40, 4, 20)
+    assert [make_config(dataset="11k-pr", method="abdnet", recipe=r).resolved_recipe().batch_size
+            for r in ("gpa", "mba", "abd")] == [20, 4, 64]
+    assert make_config(dataset="hd", method="rganet", recipe="laga").resolved_recipe().batch_size == 40
+    assert make_config(dataset="11k-dr", method="laganet", recipe="laga", batch_size=20).resolved_recipe().batch_size == 20
+    assert (config.profile_batch_size("demo", "laga", "11k-pl"), config.profile_batch_size("demo", "laga", "cuhk03-l"),
+            config.profile_batch_size("demo", "gpa", "11k-pl"), config.profile_batch_size("paper", "laga", "hd")) == (
+        40, None, None, None)
     # ... the same decays for every Adam recipe (RGA-Net's own: x0.5 eight times from epoch 80 of 600;
     # ABD-Net's: x0.1 at 20 and 40 of 80), at 2.5x their rates
     for name, lr in (("rga", 8e-4), ("abd", 3e-4), ("mba", 8e-4)):
@@ -82,7 +92,7 @@ def test_demo_profile_defaults_and_overrides():
     assert (paper.milestones, paper.gamma) == ((30,), 0.1)
     paper_laga = make_config(dataset="11k-dr", method="laganet", recipe="laga", profile="paper",
                              data_root="/data").resolved_recipe()
-    assert (paper_laga.milestones, paper_laga.gamma) == ((40, 60), 0.5)  # the recipes' own decays
+    assert (paper_laga.milestones, paper_laga.gamma, paper_laga.batch_size) == ((40, 60), 0.5, 20)  # the recipe's own
     paper_cfg = make_config(dataset="11k-dr", method="gpanet", profile="paper", data_root="/data")
     assert paper_cfg.trunk is None and "trunk" not in paper_cfg.identity()  # paper run ids unchanged
     cfg = make_config(method="resnet50", epochs=3, image_size=96, batch_size=8, pretrained=False)

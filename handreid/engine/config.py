@@ -39,8 +39,13 @@ PROFILES = {
     # optimiser: SGD x0.1 over the last quarter of the epochs; Adam LAGA-Net's x0.5 at 40 and 60 of
     # its 70 epochs, at the same fractions, for every Adam recipe (RGA-Net's and ABD-Net's own decays
     # squeezed into a short run left their body runs at 31-75 % fit: BENCHMARKS.md, seventh pass).
+    # Batches: LAGA-Net's recipe on the hand sets takes P x K = 10 x 4 (the paper's 5 x 4 on the body
+    # sets): at 5 x 4, 11 epochs are ~165 steps of noisy 20-image gradients at its 5-fold rate, and 8 of
+    # its 69 hand runs fitted 73-80 % of their training images. Larger batches fit more, smaller ones
+    # less (those 8 at 4 x 4: 66-83 %; 6 x 4: 78-95; 8 x 4: 81-89, and all 69 81-99); at 10 x 4 the 8
+    # weakest at 8 x 4 fit 4.7 points more on average, 81-96 % (BENCHMARKS.md, ninth pass).
     "demo": {"epochs": {"hand": 11, "body": 40}, "image_size": (64, 64), "pretrained": True,
-             "backbone_lr_mult": 1.0, "batch_size": None,
+             "backbone_lr_mult": 1.0, "batch_size": {"laga": {"hand": 40}},
              "lr_factor": {"sgd": 0.5, "adam": 2.5, "laga": 5.0},
              "step_decay": {"sgd": {"at": [0.75], "gamma": 0.1}, "adam": {"at": [40 / 70, 60 / 70], "gamma": 0.5}},
              "trunk": {"width": 0.125, "blocks": [1, 1, 1, 1]},
@@ -132,8 +137,9 @@ class RunConfig:
         f = prof["lr_factor"].get(r.name, prof["lr_factor"][r.optimizer])  # a recipe's own, else its optimiser's
         if f != 1.0:
             r = replace(r, lr=r.lr * f, warmup_start_lr=r.warmup_start_lr * f)
-        if self.batch_size or prof["batch_size"]:
-            r = replace(r, batch_size=int(self.batch_size or prof["batch_size"]))
+        batch = self.batch_size or profile_batch_size(self.profile, r.name, self.dataset)
+        if batch:
+            r = replace(r, batch_size=int(batch))
         return r
 
     @property
@@ -219,13 +225,25 @@ class RunConfig:
         return _tuples_as_lists(asdict(self))
 
 
+def _per_domain(value, dataset: str):
+    """``value``, or its entry for ``dataset``'s domain when it is a ``{"hand": .., "body": ..}`` dict
+    (None where the dict has none)."""
+    if isinstance(value, dict):
+        return value.get("hand" if dataset in hand_datasets() else "body")
+    return value
+
+
 def profile_epochs(profile: str, dataset: str) -> int | None:
     """The epochs a profile trains ``dataset`` for (None: the recipe's); a profile may give one
     number or one per domain, ``{"hand": .., "body": ..}``."""
-    e = PROFILES[profile]["epochs"]
-    if isinstance(e, dict):
-        return e["hand" if dataset in hand_datasets() else "body"]
-    return e
+    return _per_domain(PROFILES[profile]["epochs"], dataset)
+
+
+def profile_batch_size(profile: str, recipe: str, dataset: str) -> int | None:
+    """The batch size a profile sets for ``recipe`` on ``dataset`` (None: the recipe's); a profile
+    gives None, one number, or one per recipe name, ``{"laga": ..}``, each a number or one per domain."""
+    b = PROFILES[profile]["batch_size"]
+    return _per_domain(b.get(recipe) if isinstance(b, dict) else b, dataset)
 
 
 def profile_model_options(profile: str, method: str) -> dict[str, Any]:

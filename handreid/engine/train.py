@@ -7,8 +7,8 @@ it stopped and ends where an uninterrupted one would. A finished run (its
 ``metrics.json`` exists) is returned without training again.
 
 Speed (docs/DESIGN.md §5): batches come from the decode-once cache, staged in GPU memory
-when it fits; augmentations run on the device; on CUDA the model runs in bf16
-autocast and channels_last with cuDNN autotuning; loss and accuracy are summed on
+when it fits; augmentations run on the device; models and images are channels_last (CPU and
+CUDA); on CUDA the model runs in bf16 autocast with cuDNN autotuning; loss and accuracy are summed on
 the device, so no step waits for the GPU; checkpoints are written in the background
 while the next epoch trains.
 """
@@ -39,7 +39,7 @@ from ..progress import progress_bar
 from . import records
 from .provenance import image_fingerprint, machine
 from .config import RunConfig, make_config
-from .evaluate import aggregate, autocast, evaluate_repeats, resolve_device
+from .evaluate import aggregate, autocast, channels_last, evaluate_repeats, resolve_device
 from .recipes import Recipe
 
 
@@ -131,7 +131,7 @@ def fit(config: RunConfig | dict, progress: bool = True, stop_after: int | None 
         model = build_model(cfg.method, num_classes=split.num_classes, pretrained=cfg.use_pretrained,
                             trunk=cfg.trunk,
                             **model_build_options(cfg.method, cfg.model_options(), recipe.image_size)).to(device)
-    if device.type == "cuda":
+    if channels_last(device):
         model = model.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(model, recipe)
     loss_fn = make_loss(recipe)
@@ -266,7 +266,7 @@ def _train_epoch(model, optimizer, loss_fn, recipe: Recipe, images, labels: torc
     correct = torch.zeros((), dtype=torch.long, device=device)
     bad_step = torch.full((), -1, dtype=torch.long, device=device)  # first non-finite step
     bad_loss = torch.zeros((), device=device)
-    cl = device.type == "cuda"
+    cl = channels_last(device)
     bar = progress_bar(range(len(order)), desc=f"epoch {epoch + 1}/{recipe.epochs}", leave=False,
                        disable=not progress)
     for step in bar:
@@ -369,4 +369,6 @@ def load_model(run_dir: str | Path, device="cpu") -> torch.nn.Module:
     model = build_model(cfg.method, num_classes=run.config["num_classes"], pretrained=False,
                         trunk=run.config["identity"].get("trunk"), **options)
     model.load_state_dict(state["model"])
-    return model.to(device).eval()
+    device = torch.device(device)
+    model = model.to(device)  # in fit's memory format: the same convolutions, the same numbers
+    return (model.to(memory_format=torch.channels_last) if channels_last(device) else model).eval()

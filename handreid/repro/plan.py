@@ -33,7 +33,7 @@ from .experiments import Column, Experiment, Row, check_seeds, seeds_of, select
 __all__ = ["DEMO_OVERRIDES", "Plan", "Task", "cell_runs",
            "plan", "run_id_of", "run_params"]
 
-#: Demo-profile settings per (recipe, data kind), applied on top of the demo profile (12 epochs on
+#: Demo-profile settings per (recipe, data kind), applied on top of the demo profile (11 epochs on
 #: hands, 40 on bodies, 64x64, the small pretrained trunk: engine.config.PROFILES): body images keep
 #: their 2:1 shape.
 DEMO_OVERRIDES: dict[tuple[str, str], dict] = {

@@ -416,14 +416,22 @@ def dry_run_listing(plan: Plan, trains: Sequence[Task], derived: Sequence[Task],
 
 def trunks_first(tasks: Sequence[Task], trunks: Sequence[str]) -> list[Task]:
     """``tasks`` with, for each pretraining run in ``trunks``, the first task that uses it moved to the
-    front: the workers then pretrain the missing trunks side by side instead of waiting for one."""
-    first: list[Task] = []
+    front: the workers then pretrain the missing trunks side by side instead of waiting for one. The
+    other users of every missing trunk but the most used one go to the back (otherwise a worker
+    that picks one up early waits until that trunk is pretrained: VGG19-bn's takes about three times
+    ResNet50's); the rest keep their order."""
+    if not trunks:
+        return list(tasks)
+    uses = [set((make_config(**t.params).pretraining() or {}).values()) & set(trunks) for t in tasks]
+    first: list[int] = []
     for run_id in trunks:
-        for t in tasks:
-            if all(t is not f for f in first) and run_id in (make_config(**t.params).pretraining() or {}).values():
-                first.append(t)
-                break
-    return first + [t for t in tasks if all(t is not f for f in first)]
+        i = next((i for i, u in enumerate(uses) if run_id in u and i not in first), None)
+        if i is not None:
+            first.append(i)
+    most = max(trunks, key=lambda r: sum(r in u for u in uses))
+    rest = [i for i in range(len(tasks)) if i not in first]
+    late = [i for i in rest if uses[i] - {most}]
+    return [tasks[i] for i in first + [i for i in rest if i not in late] + late]
 
 
 def summary(outcomes: Sequence[Outcome]) -> str:
