@@ -47,8 +47,8 @@ def autocast(device: torch.device):
 
 def channels_last(device: torch.device) -> bool:
     """Whether models and images take the channels_last memory format on ``device``: on CUDA
-    (cuDNN's fast convolutions) and on the CPU (oneDNN's: a GPA-Net training step 23 % faster, an
-    attention network's 5-15 %; BENCHMARKS.md, ninth pass)."""
+    (cuDNN's fast convolutions) and on the CPU (oneDNN's: a GPA-Net training step alone 23 % faster,
+    whole demo runs within the 2-core test machine's noise; BENCHMARKS.md, ninth pass)."""
     return device.type in ("cuda", "cpu")
 
 
