@@ -208,3 +208,33 @@ def test_training_seeds_share_the_protocol_draws_of_the_split_seed(data_root, tm
     run = fit(_cfg(data_root, tmp_path, seed=3, epochs=1, eval_repeats=1), progress=False)
     assert seen == [("split", 0), ("eval", 0)]
     assert run.config["config"]["split_seed"] == 0 and run.config["identity"]["split_seed"] == 0
+
+
+@pytest.mark.parametrize("method,recipe", [("laganet", "laga"), ("mbanet", "mba"), ("abdnet", "abd")])
+def test_adam_updating_all_tensors_at_once_gives_the_per_tensor_loops_numbers(method, recipe):
+    # make_optimizer's Adam runs foreach (faster on a CPU); the records rely on it giving the same numbers
+    # as PyTorch's per-tensor loop, bit for bit, on the demo's small networks.
+    import copy
+
+    from handreid.engine.recipes import get_recipe
+    from handreid.models import build_model
+
+    rcp = get_recipe(recipe, "market1501" if recipe == "abd" else "11k-dr")
+    torch.manual_seed(0)
+    built = build_model(method, num_classes=7, trunk=make_config(dataset="11k-dr", method=method).trunk)
+    start = [p.detach().clone() for p in built.parameters() if p.requires_grad]
+    models = [built, copy.deepcopy(built)]
+    optimizers = [train_module.make_optimizer(m, rcp) for m in models]
+    assert optimizers[0].defaults["foreach"] is True
+    for group in optimizers[1].param_groups:
+        group["foreach"] = False  # PyTorch's per-tensor loop
+    gen = torch.Generator().manual_seed(1)
+    params = [[p for p in m.parameters() if p.requires_grad] for m in models]
+    for _ in range(4):
+        grads = [torch.randn(p.shape, generator=gen) for p in params[0]]
+        for ps, opt in zip(params, optimizers):
+            for p, g in zip(ps, grads):
+                p.grad = g.clone()
+            opt.step()
+    assert not any(torch.equal(a, b) for a, b in zip(start, params[0]))   # every tensor moved
+    assert all(torch.equal(a, b) for a, b in zip(*params))               # ... to the same numbers

@@ -44,6 +44,39 @@ def test_notebooks_share_one_kernel_and_each_starts_from_a_fresh_namespace(tmp_p
     assert [c.execution_count for c in a.cells] == [1, 2] and b.cells[0].execution_count == 1
 
 
+def test_the_reset_collects_a_notebooks_garbage_and_freezes_what_survives(tmp_path, own_kernel):
+    # A reference cycle left by one notebook is freed before the next starts (the reset collects after
+    # clearing the namespace); what survives the reset is frozen, so later resets scan only new objects.
+    first = _notebook(tmp_path / "a.ipynb",
+                      "import gc, sys, weakref\nclass Node: pass\na, b = Node(), Node()\na.other, b.other = b, a\n"
+                      "sys.handreid_probe = weakref.ref(a)\nprint(gc.get_freeze_count())")
+    second = _notebook(tmp_path / "b.ipynb", "import gc, sys\nprint(sys.handreid_probe() is None, gc.get_freeze_count() > 0)")
+    a = _execute(first, tmp_path / "a.out.ipynb")
+    b = _execute(second, tmp_path / "b.out.ipynb")
+    assert a.cells[0].outputs[0]["text"].strip() == "0"          # a fresh kernel has frozen nothing
+    assert b.cells[0].outputs[0]["text"].strip() == "True True"  # the cycle is gone; the survivors are frozen
+
+
+def test_one_client_serves_the_kernels_notebooks_and_each_output_is_written_at_start_and_end(
+        tmp_path, own_kernel, monkeypatch):
+    import papermill.engines
+
+    writes = []
+    real = papermill.engines.write_ipynb
+    monkeypatch.setattr(papermill.engines, "write_ipynb", lambda nb, path: (writes.append(path), real(nb, path)))
+    _execute(_notebook(tmp_path / "a.ipynb", "x = 1", "y = 2", "z = 3"), tmp_path / "a.out.ipynb")
+    client = kernel._client
+    assert client is not None and client.channels_running
+    assert writes == [str(tmp_path / "a.out.ipynb")] * 2          # papermill alone: 8 (start, each cell twice, end)
+    with pytest.raises(papermill.PapermillExecutionError, match="boom"):
+        _execute(_notebook(tmp_path / "b.ipynb", "print('before')", "raise ValueError('boom')", "after = 1"),
+                 tmp_path / "b.out.ipynb")
+    assert kernel._client is client                               # the same client, kept open
+    failed = {c.source: c for c in nbformat.read(str(tmp_path / "b.out.ipynb"), as_version=4).cells}
+    assert failed["print('before')"].outputs[0]["text"] == "before\n"   # the last write holds what ran
+    assert any(o.get("ename") == "ValueError" for o in failed["raise ValueError('boom')"].outputs)
+
+
 def test_a_dead_kernel_is_replaced_for_the_next_notebook(tmp_path, own_kernel):
     pid = _execute(_notebook(tmp_path / "pid.ipynb", "import os\nprint(os.getpid())"), tmp_path / "p.out.ipynb")
     with pytest.raises(Exception, match="(?i)dead|died|kernel"):

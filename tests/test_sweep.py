@@ -194,6 +194,23 @@ def test_cross_domain_and_retrieval_records_from_a_finished_run(trained):
     assert not more.finished()  # a figure that wants more queries recomputes the list
 
 
+def test_the_retrieval_lists_describe_the_evaluations_images_without_decoding_one(trained, monkeypatch):
+    import handreid.data.cache as image_cache
+    from handreid.data import load_split
+
+    rec, params = trained
+
+    def no_decoding(path, *args, **kwargs):
+        raise AssertionError(f"decoded {path}: the evaluation's cache should have served it")
+
+    monkeypatch.setattr(image_cache, "decode_resized", no_decoding)
+    task = pl.Task("retrieval", rec.run_id, params, "11k-dr", {"queries": 2, "top_k": 4})
+    body = json.loads(sweep.compute_retrieval(task).read_text())
+    split = load_split("11k-dr", root=params["data_root"], repeat=0, seed=0)
+    assert {q["path"] for q in body["queries"]} <= set(split.query["path"])      # repeat 0's queries ...
+    assert all({g["path"] for g in q["ranked"]} <= set(split.gallery["path"]) for q in body["queries"])  # ... and gallery
+
+
 def test_a_failed_derived_evaluation_is_an_outcome_not_an_exception(trained):
     rec, params = trained
     outcome = sweep.perform(pl.Task("cross", rec.run_id, params, "hd"))  # no HD tree in that data root
@@ -225,3 +242,10 @@ def test_run_one_keeps_the_notebook_and_never_reports_a_record_it_cannot_find(tm
         f"  1 of the trainings done fit less than 80 % of their training images (eval mode, no augmentation: "
         f"records' fit_acc): {done.run_id} 72.5 %")
     assert sweep.run_one(task.params, log_output=False).status == "skipped"
+
+
+def test_tables_and_figures_render_side_by_side_and_each_failure_is_reported():
+    # jobs > 1: each notebook in its own process; a notebook that fails is an outcome naming the error
+    out = sweep.render_notebooks(2, profile="bogus", seeds=None, data_root=None, only="gpa-table1", variant=None)
+    assert [(o.run_id, o.status, o.kind) for o in out] == [("tables", "failed", "notebook"), ("figures", "failed", "notebook")]
+    assert all("profile='bogus' is invalid: expected one of 'demo', 'paper'" in o.error for o in out)

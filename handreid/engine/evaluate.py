@@ -170,8 +170,12 @@ def aggregate(rows: list[dict]) -> dict:
 
 def retrieval_lists(model: torch.nn.Module, split: Split, image_size: tuple[int, int], device="cpu",
                     flip: bool = False, queries: int = 1, top_k: int = 10,
-                    cache_dir: str | Path | None = None, resize_filter: str = "bilinear") -> list[dict]:
+                    cache_dir: str | Path | None = None, resize_filter: str = "bilinear",
+                    frames: Iterable[pd.DataFrame] | None = None) -> list[dict]:
     """Ranked gallery lists of a few queries of one split (the retrieval figures).
+
+    ``frames``: the images to describe, a superset of the split's query and gallery (default: those
+    two); pass the evaluation's (every repeat's query and gallery) to reuse its decoded-image cache.
 
     Queries: the first ``queries`` of distinct identities in the order of sha256(path) (the
     same on every machine). Cosine distance on the paper's descriptor, stable order; gallery
@@ -179,8 +183,8 @@ def retrieval_lists(model: torch.nn.Module, split: Split, image_size: tuple[int,
     ranking, as in :func:`handreid.metrics.rank_metrics`. Each entry: the query's path, pid and
     camid, its ``ranked`` top-k (path, pid, correct, distance) and ``first_correct_rank``.
     """
-    feats = describe(model, split, [split.query, split.gallery], image_size, device, flip, cache_dir,
-                     resize_filter=resize_filter)
+    feats = describe(model, split, [split.query, split.gallery] if frames is None else list(frames), image_size,
+                     device, flip, cache_dir, resize_filter=resize_filter)
     q = split.query.assign(_h=[hashlib.sha256(str(p).encode()).hexdigest() for p in split.query["path"]])
     q = q.sort_values("_h").drop_duplicates("pid").head(int(queries)).reset_index(drop=True)
     g = split.gallery.reset_index(drop=True)

@@ -5,7 +5,10 @@ IPython, then importing torch, torchvision and handreid), a third of a demo trai
 11k-dr (BENCHMARKS.md, seventh pass). A sweep worker therefore keeps one kernel and hands it to
 papermill for each notebook (:data:`ENGINE`, a papermill engine), and after each notebook puts it
 back in a fresh kernel's state: the user namespace cleared (``%reset -f``), matplotlib's figures closed, the execution
-count back to 1. What a run computes does not depend on what ran before it in the kernel:
+count back to 1. ``%reset`` runs two full garbage collections, 0.2 s each once torch, pandas and
+matplotlib are loaded (a third of a second per demo run, the tenth pass of BENCHMARKS.md); after it the
+surviving objects (modules, caches) are frozen (:func:`gc.freeze`), so the next reset's collections
+look only at what the next notebook made. What a run computes does not depend on what ran before it in the kernel:
 :func:`handreid.engine.fit` seeds every generator it draws from, and the modules a notebook
 imports hold no state a run reads (tests compare a run in a used kernel with one in a fresh
 kernel, bit for bit). A kernel that died (a notebook that ran out of memory) is replaced by a new
@@ -19,7 +22,7 @@ import os
 
 from jupyter_core.utils import run_sync
 from papermill.clientwrap import PapermillNotebookClient
-from papermill.engines import NBClientEngine, papermill_engines
+from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
 from papermill.log import logger
 from papermill.utils import remove_args
 
@@ -33,11 +36,13 @@ if _pyplot is not None:
     _pyplot.close("all")
 get_ipython().run_line_magic("reset", "-f")
 get_ipython().execution_count = 1
-__import__("gc").collect()
+__import__("gc").freeze()
 """
 
 _manager = None  # this process's kernel (jupyter_client's AsyncKernelManager), started by the first notebook
 _cwd = None      # the working directory it starts in (papermill changes to a notebook's ``cwd`` first)
+_client = None   # its client, channels open: made for the first notebook, kept for the next ones (a new
+                 # client waits 0.2 s for the kernel's messages to settle before the first cell runs)
 
 
 def manager(kernel_name: str):
@@ -56,8 +61,11 @@ def manager(kernel_name: str):
 
 def shutdown() -> None:
     """Shut this process's kernel down (at exit, or when it must be replaced)."""
-    global _manager
+    global _manager, _client
     km, _manager = _manager, None
+    kc, _client = _client, None
+    if kc is not None:
+        kc.stop_channels()
     if km is not None and km.has_kernel:
         try:
             run_sync(km.shutdown_kernel)(now=True)
@@ -79,24 +87,64 @@ def reset(client: PapermillNotebookClient) -> None:
         shutdown()
 
 
+class SparseSaves(NotebookExecutionManager):
+    """papermill's execution manager, writing the output notebook when execution starts, then at most
+    every ``autosave_cell_every`` seconds, and always at the end (also after a failure). papermill's
+    own writes it at every cell's start and end: 26 writes, a quarter of a second of a demo run."""
+
+    _final = False
+    _written = False
+
+    def save(self, **kwargs):
+        if (self._final or not self._written
+                or (self.now() - self.last_save_time).total_seconds() >= self.autosave_cell_every):
+            super().save(**kwargs)
+            self._written = True
+
+    def notebook_complete(self, **kwargs):
+        self._final = True
+        super().notebook_complete(**kwargs)
+
+
 class WorkerKernelEngine(NBClientEngine):
     """papermill's nbclient engine, executing in this process's kernel (:func:`manager`) instead of a
-    new one per notebook, and resetting the kernel after each notebook."""
+    new one per notebook, resetting the kernel after each notebook, and writing the output notebook
+    sparsely (:class:`SparseSaves`)."""
+
+    @classmethod
+    def execute_notebook(cls, nb, kernel_name, output_path=None, progress_bar=True, log_output=False,
+                         autosave_cell_every=30, **kwargs):
+        # papermill's Engine.execute_notebook with SparseSaves as the manager
+        nb_man = SparseSaves(nb, output_path=output_path, progress_bar=progress_bar, log_output=log_output,
+                             autosave_cell_every=autosave_cell_every)
+        nb_man.notebook_start()
+        try:
+            cls.execute_managed_notebook(nb_man, kernel_name, log_output=log_output, **kwargs)
+        finally:
+            nb_man.cleanup_pbar()
+            nb_man.notebook_complete()
+        return nb_man.nb
 
     @classmethod
     def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
                                  stderr_file=None, start_timeout=60, execution_timeout=None, **kwargs):
+        global _client
         kwargs = remove_args(["input_path", "timeout", "startup_timeout"], **kwargs)  # as papermill's own engine
+        km = manager(kernel_name)
         client = PapermillNotebookClient(
-            nb_man, km=manager(kernel_name), timeout=execution_timeout, startup_timeout=start_timeout,
+            nb_man, km=km, timeout=execution_timeout, startup_timeout=start_timeout,
             kernel_name=kernel_name, log=logger, log_output=log_output, stdout_file=stdout_file,
             stderr_file=stderr_file, **kwargs)
+        client.kc = _client  # nbclient makes a client only when it has none
         try:
             return client.execute()
         finally:
             if client.kc is not None:
-                reset(client)
-                client.kc.stop_channels()
+                reset(client)  # on failure: shutdown(), which forgets this kernel and its client
+                if _manager is km:
+                    _client = client.kc
+                else:
+                    client.kc.stop_channels()
 
 
 papermill_engines.register(ENGINE, WorkerKernelEngine)
