@@ -249,3 +249,18 @@ def test_tables_and_figures_render_side_by_side_and_each_failure_is_reported():
     out = sweep.render_notebooks(2, profile="bogus", seeds=None, data_root=None, only="gpa-table1", variant=None)
     assert [(o.run_id, o.status, o.kind) for o in out] == [("tables", "failed", "notebook"), ("figures", "failed", "notebook")]
     assert all("profile='bogus' is invalid: expected one of 'demo', 'paper'" in o.error for o in out)
+
+
+def test_a_local_worker_runs_its_own_torch_and_its_kernels_on_its_share_of_the_cores(monkeypatch):
+    import torch
+
+    before = torch.get_num_threads()
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.delenv(var, raising=False)
+    try:
+        torch.set_num_threads(2)
+        sweep._init_worker(1)
+        assert torch.get_num_threads() == 1                                   # the derived evaluations
+        assert os.environ["OMP_NUM_THREADS"] == os.environ["MKL_NUM_THREADS"] == "1"  # the kernels it starts
+    finally:
+        torch.set_num_threads(before)
