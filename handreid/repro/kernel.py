@@ -6,7 +6,7 @@ IPython, then importing torch, torchvision and handreid), a third of a demo trai
 papermill for each notebook (:data:`ENGINE`, a papermill engine), and after each notebook puts it
 back in a fresh kernel's state: the user namespace cleared (``%reset -f``), matplotlib's figures closed, the execution
 count back to 1. ``%reset`` runs two full garbage collections, 0.2 s each once torch, pandas and
-matplotlib are loaded (a third of a second per demo run, the tenth pass of BENCHMARKS.md); after it the
+matplotlib are loaded (BENCHMARKS.md, tenth pass); after it the
 surviving objects (modules, caches) are frozen (:func:`gc.freeze`), so the next reset's collections
 look only at what the next notebook made. What a run computes does not depend on what ran before it in the kernel:
 :func:`handreid.engine.fit` seeds every generator it draws from, and the modules a notebook
