@@ -51,7 +51,7 @@ def make_optimizer(model: torch.nn.Module, recipe: Recipe) -> torch.optim.Optimi
     """Two parameter groups: backbone at ``lr x backbone_lr_mult``, new layers at ``lr``.
 
     Adam updates all tensors of a group at once (``foreach``, PyTorch's default on a GPU): on a CPU
-    that is the same numbers as its per-tensor loop, in a half to four fifths of the time (the tenth
+    that is the same numbers as its per-tensor loop, in two thirds to five sixths of the time (the tenth
     pass of BENCHMARKS.md; tests/test_engine.py checks the equality)."""
     groups = [
         {"params": list(model.backbone_parameters()), "lr_mult": recipe.backbone_lr_mult},

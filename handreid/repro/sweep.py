@@ -180,7 +180,7 @@ def evaluate_cross(task: Task) -> Path:
 def compute_retrieval(task: Task) -> Path:
     """Ranked gallery lists of a few queries (repeat 0) for the retrieval figures. The images
     described are those of the run's evaluation (every repeat's query and gallery): their decoded
-    cache exists, where repeat 0's alone would be decoded anew from the JPEGs (20 s for a LAGA-Net run)."""
+    cache exists, where repeat 0's alone would be decoded anew from the JPEGs into another cache file."""
     from ..data import load_split
     from ..engine.evaluate import retrieval_lists
 
