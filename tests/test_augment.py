@@ -20,6 +20,26 @@ def test_normalize_and_flip_are_exact():
         torch.testing.assert_close(y[i], x[i].flip(-1) if f else x[i])
 
 
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_normalisation_and_gray_are_the_per_channel_formulas_bit_for_bit_in_either_layout(channels_last):
+    # normalize and the jitter's gray spread their per-channel constants over the image (fast on a
+    # channels-last batch); the numbers are those of the plain formulas, element for element
+    from handreid.data.augment import GRAY_WEIGHTS, _gray
+
+    x = torch.rand(5, 3, 7, 6)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    y = normalize(x)
+    assert torch.equal(y, (x - mean) / std)
+    assert y.is_contiguous(memory_format=torch.channels_last) == channels_last
+    r, g, b = x[:, 0:1], x[:, 1:2], x[:, 2:3]
+    assert GRAY_WEIGHTS == (0.299, 0.587, 0.114)
+    assert torch.equal(_gray(x), 0.299 * r + 0.587 * g + 0.114 * b)
+    assert torch.equal(normalize(x[:, :, :4]), (x[:, :, :4] - mean) / std)   # another size: its own constants
+
+
 def test_to_float_layout():
     u8 = np.arange(2 * 4 * 5 * 3, dtype=np.uint8).reshape(2, 4, 5, 3)
     x = to_float(u8, torch.device("cpu"))

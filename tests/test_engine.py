@@ -210,31 +210,68 @@ def test_training_seeds_share_the_protocol_draws_of_the_split_seed(data_root, tm
     assert run.config["config"]["split_seed"] == 0 and run.config["identity"]["split_seed"] == 0
 
 
-@pytest.mark.parametrize("method,recipe", [("laganet", "laga"), ("mbanet", "mba"), ("abdnet", "abd")])
-def test_adam_updating_all_tensors_at_once_gives_the_per_tensor_loops_numbers(method, recipe):
-    # make_optimizer's Adam runs foreach (faster on a CPU); the records rely on it giving the same numbers
-    # as PyTorch's per-tensor loop, bit for bit, on the demo's small networks.
-    import copy
+def _explicit_steps(params, grads_per_step, recipe, lr_of):
+    """The recipe's optimizer written out in float64 (PyTorch's conventions: L2 weight decay added to
+    the gradient; Adam's bias corrections; SGD's momentum buffer starting at the first gradient)."""
+    p = [t.detach().double().clone() for t in params]
+    m = [torch.zeros_like(t) for t in p]
+    v = [torch.zeros_like(t) for t in p]
+    for t, grads in enumerate(grads_per_step, start=1):
+        for i, g in enumerate(grads):
+            g = g.double() + recipe.weight_decay * p[i]
+            lr = lr_of[i]
+            if recipe.optimizer == "adam":
+                b1, b2, eps = 0.9, 0.999, 1e-8
+                m[i] = b1 * m[i] + (1 - b1) * g
+                v[i] = b2 * v[i] + (1 - b2) * g * g
+                p[i] = p[i] - lr * (m[i] / (1 - b1 ** t)) / ((v[i] / (1 - b2 ** t)).sqrt() + eps)
+            else:
+                m[i] = g.clone() if t == 1 else recipe.momentum * m[i] + g
+                step = g + recipe.momentum * m[i] if recipe.nesterov else m[i]
+                p[i] = p[i] - lr * step
+    return p
 
+
+@pytest.mark.parametrize("method,recipe", [("laganet", "laga"), ("mbanet", "mba"), ("abdnet", "abd"),
+                                           ("gpanet", "gpa")])
+def test_the_fused_optimizers_follow_the_update_equations(method, recipe):
+    # make_optimizer runs PyTorch's fused SGD / Adam on a CPU (faster than its per-tensor loop, rounded
+    # differently): four steps on a demo network, both parameter groups at their own learning rate,
+    # against the same steps written out in float64.
     from handreid.engine.recipes import get_recipe
     from handreid.models import build_model
 
     rcp = get_recipe(recipe, "market1501" if recipe == "abd" else "11k-dr")
     torch.manual_seed(0)
-    built = build_model(method, num_classes=7, trunk=make_config(dataset="11k-dr", method=method).trunk)
-    start = [p.detach().clone() for p in built.parameters() if p.requires_grad]
-    models = [built, copy.deepcopy(built)]
-    optimizers = [train_module.make_optimizer(m, rcp) for m in models]
-    assert optimizers[0].defaults["foreach"] is True
-    for group in optimizers[1].param_groups:
-        group["foreach"] = False  # PyTorch's per-tensor loop
+    model = build_model(method, num_classes=7, trunk=make_config(dataset="11k-dr", method=method).trunk)
+    opt = train_module.make_optimizer(model, rcp)
+    assert opt.defaults["fused"] is True and rcp.optimizer == type(opt).__name__.lower()
+    train_module.set_lr(opt, rcp.lr)
+    params = [p for g in opt.param_groups for p in g["params"]]
+    lr_of = [g["lr"] for g in opt.param_groups for _ in g["params"]]
+    assert len(set(lr_of)) == (2 if rcp.backbone_lr_mult != 1 else 1)
     gen = torch.Generator().manual_seed(1)
-    params = [[p for p in m.parameters() if p.requires_grad] for m in models]
-    for _ in range(4):
-        grads = [torch.randn(p.shape, generator=gen) for p in params[0]]
-        for ps, opt in zip(params, optimizers):
-            for p, g in zip(ps, grads):
-                p.grad = g.clone()
-            opt.step()
-    assert not any(torch.equal(a, b) for a, b in zip(start, params[0]))   # every tensor moved
-    assert all(torch.equal(a, b) for a, b in zip(*params))               # ... to the same numbers
+    steps = [[torch.randn(p.shape, generator=gen) for p in params] for _ in range(4)]
+    expected = _explicit_steps(params, steps, rcp, lr_of)
+    start = [p.detach().clone() for p in params]
+    for grads in steps:
+        for p, g in zip(params, grads):
+            p.grad = g.clone()
+        opt.step()
+    assert not any(torch.equal(a, b) for a, b in zip(start, params))    # every tensor moved
+    # each tensor within float32's rounding of its values (half an ulp a step) plus 1e-4 of its move
+    eps = torch.finfo(torch.float32).eps
+    for p, e, s in zip(params, expected, start):
+        err = float((p.double() - e).abs().max())
+        assert err <= 4 * eps * float(e.abs().max()) + 1e-4 * float((e - s.double()).abs().max()), err
+
+
+def test_the_optimizers_fall_back_to_the_multi_tensor_loop_where_no_fused_kernel_exists(monkeypatch):
+    from handreid.engine.recipes import get_recipe
+    from handreid.models import build_model
+
+    model = build_model("gpanet", num_classes=7, trunk=make_config(dataset="11k-dr", method="gpanet").trunk)
+    monkeypatch.setattr(train_module, "FUSED_DEVICES", ("cuda",))   # as if the CPU had none
+    for recipe in ("gpa", "laga"):
+        opt = train_module.make_optimizer(model, get_recipe(recipe, "11k-dr"))
+        assert not opt.defaults.get("fused")

@@ -285,6 +285,38 @@ def test_vgg19bn_dropout_option_sets_both_layers_and_rejects_bad_values():
         build_model("vgg19bn", NUM_CLASSES, trunk=small, dropout=1.0)
 
 
+def test_the_small_vgg19bn_has_torchvisions_feature_init_and_never_builds_the_full_classifier(monkeypatch):
+    # torchvision's VGG builds (and draws) a 25088 x 4096 fc6 in its constructor; the 1/8-width trunk
+    # replaces it, so it is built as a shell on the meta device: nothing full-size on the CPU, and
+    # the convolutions initialised as torchvision's VGG does (Kaiming normal, fan-out; zero biases;
+    # batch-norm 1 and 0), written out here with the same seed.
+    from handreid.models.backbone import build_vgg19bn, trunk_shape
+
+    small = {"width": 0.125, "blocks": [1, 1, 1, 1]}
+    cfg = [v if v == "M" else v // 8 for v in tvm.vgg.cfgs["E"]]
+    torch.manual_seed(5)
+    reference = tvm.vgg.make_layers(cfg, batch_norm=True)
+    for m in reference:
+        if isinstance(m, torch.nn.Conv2d):
+            torch.nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            torch.nn.init.zeros_(m.bias)
+        elif isinstance(m, torch.nn.BatchNorm2d):
+            torch.nn.init.ones_(m.weight)
+            torch.nn.init.zeros_(m.bias)
+    drawn = []
+    real_normal = torch.nn.init.normal_
+    monkeypatch.setattr(torch.nn.init, "normal_", lambda *a, **k: drawn.append(a[0] if a else k["tensor"])
+                        or real_normal(*a, **k))
+    torch.manual_seed(5)
+    with trunk_shape(small):
+        vgg = build_vgg19bn()
+    ours, theirs = vgg.features.state_dict(), reference.state_dict()
+    assert list(ours) == list(theirs) and all(torch.equal(ours[k], theirs[k]) for k in ours)
+    assert {t.device.type for t in vgg.state_dict().values()} == {"cpu"}
+    assert max(t.numel() for t in drawn if t.device.type == "cpu") == 64 * 7 * 7 * 512   # fc6 at 1/8 width
+    assert [m.in_features for m in vgg.classifier if isinstance(m, torch.nn.Linear)] == [64 * 7 * 7, 512, 512]
+
+
 def _check_partition(model):
     backbone = list(model.backbone_parameters())
     new = list(model.new_parameters())

@@ -115,7 +115,7 @@ def test_devices_round_robin_over_local_gpus(monkeypatch):
 def test_blocked_evaluations_are_reported(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(sweep, "execute", lambda tasks, **k: [sweep.Outcome(t.run_id, "failed", error="boom")
                                                               for t in tasks])
-    monkeypatch.setattr(sweep, "prepare_demo_data", lambda datasets, root=None: None)
+    monkeypatch.setattr(sweep, "prepare_demo", lambda datasets, world, jobs=1: None)
     outcomes = sweep.reproduce("gpa-table2", datasets=["11k-dr"], methods=["gpanet"],
                                out_dir=str(tmp_path / "runs"), notebooks=False)
     assert [(o.kind, o.status) for o in outcomes] == [("train", "failed"), ("cross", "blocked")]
@@ -135,7 +135,7 @@ def test_existing_records_are_named_and_retrain_trains_them_anew(tmp_path, monke
         return [sweep.Outcome(t.run_id, "done", kind=t.kind) for t in tasks]
 
     monkeypatch.setattr(sweep, "execute", execute)
-    monkeypatch.setattr(sweep, "prepare_demo_data", lambda datasets, root=None: None)
+    monkeypatch.setattr(sweep, "prepare_demo", lambda datasets, world, jobs=1: None)
     runs = tmp_path / "results" / "runs"
     kw = dict(datasets=["11k-dr"], methods=["gpanet"], out_dir=str(runs), notebooks=False, seeds=1)
     (task,) = pl.plan("gpa-table1", **{k: kw[k] for k in ("datasets", "methods", "seeds")}).runs
@@ -151,6 +151,37 @@ def test_existing_records_are_named_and_retrain_trains_them_anew(tmp_path, monke
     assert sorted(calls[-1]) == [("cross", task.run_id), ("retrieval", task.run_id)]
     assert (tmp_path / "results" / "runs-previous" / task.run_id / "metrics.json").exists()
     assert (runs / task.run_id / "metrics.json").exists()  # trained anew
+
+
+@pytest.mark.parametrize("world,jobs", [(True, 2), (True, 1), (False, 2)])
+def test_the_demo_trees_and_the_pretraining_world_are_written_side_by_side(monkeypatch, world, jobs):
+    # the first runs wait for both: with two workers the world (the larger) goes to a second process
+    events = []
+
+    class Pool:
+        def __init__(self, workers, mp_context):
+            events.append(("pool", workers, mp_context.get_start_method()))
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            events.append(("joined",))
+
+        def submit(self, fn):
+            events.append(("submitted", fn))
+            return type("Future", (), {"result": lambda _self: events.append(("waited",))})()
+
+    monkeypatch.setattr(sweep.cf, "ProcessPoolExecutor", Pool)
+    monkeypatch.setattr(sweep, "prepare_demo_data", lambda datasets: events.append(("demo", sorted(datasets))))
+    monkeypatch.setattr(sweep.pretrain, "write_world", lambda: events.append(("world here",)))
+    sweep.prepare_demo({"hd", "11k-dr"}, world, jobs)
+    demo = ("demo", ["11k-dr", "hd"])
+    if world and jobs > 1:
+        assert events == [("pool", 1, "spawn"), ("submitted", sweep.pretrain.write_world), demo, ("waited",),
+                          ("joined",)]
+    else:
+        assert events == [demo] + ([("world here",)] if world else [])
 
 
 # ----------------------------------------------------------------------------- derived evaluations

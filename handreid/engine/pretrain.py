@@ -8,7 +8,7 @@ pretrains each small trunk itself: the plain baseline (``resnet50`` or ``vgg19bn
 classify the identities of a *pretraining world*, a synthetic 11k tree written with another seed
 and more subjects than the demo's (:data:`PRETRAINING_WORLD`), none of them in the demo sets. That
 training is an ordinary :func:`~handreid.engine.fit` run, kept in the cache
-(``HANDREID_CACHE/pretrained/<world key>/<run id>``) with its history and metrics; every demo run
+(``HANDREID_CACHE/pretrained/<generation>/<world key>/<run id>``) with its history and metrics; every demo run
 that asks for a pretrained trunk starts from its weights, and its run identity names the
 pretraining run and world. (Paths are not part of a run's identity, so the pretraining run's id is
 that of the same training on the demo's own 11k-dr; the world key tells them apart.)
@@ -32,8 +32,8 @@ import torch
 
 from ..paths import cache_dir, demo_data_root
 
-__all__ = ["PRETRAINING", "PRETRAINING_WORLD", "TrunkProvider", "pretraining_config", "trunk_archs",
-           "missing", "trunk_fingerprint", "trunk_state", "world_key", "world_root"]
+__all__ = ["PRETRAINING", "PRETRAINING_WORLD", "TRUNK_GENERATION", "TrunkProvider", "pretraining_config", "trunk_archs",
+           "missing", "trunk_fingerprint", "trunk_state", "world_key", "world_root", "write_world"]
 
 #: The pretraining world: a synthetic 11k tree (``write_11k`` parameters) of 240 subjects with 6-10
 #: images per hand side, seed 777 (the demo's is 0): 2.4 times the demo's subjects, none shared.
@@ -42,6 +42,11 @@ PRETRAINING_WORLD = {"num_subjects": 240, "images_per_aspect": [6, 10], "image_s
 #: The pretraining run of each trunk: GPA-Net's recipe on the world's dorsal-right subset (its
 #: protocol's training identities), 40 epochs from scratch, with the demo profile's other settings.
 PRETRAINING = {"dataset": "11k-dr", "recipe": "gpa", "epochs": 40, "seed": 0}
+
+#: The pretraining code's generation, a folder of the cache: raised when a code change moves the
+#: trunks' numbers (run ids name the configuration, not the code), so that a cache of older trunks is
+#: not taken for the new ones. g2: fused SGD, VGG19-bn without torchvision's full-size classifier.
+TRUNK_GENERATION = "g2"
 
 #: Which baseline pretrains each trunk architecture (the trunk is that model minus its classifier).
 _PRETRAINING_METHOD = {"resnet50": "resnet50", "vgg19bn": "vgg19bn"}
@@ -69,7 +74,7 @@ def pretraining_config(arch: str, device: str = "cpu"):
     return make_config(dataset=spec["dataset"], method=_PRETRAINING_METHOD[arch], recipe=spec["recipe"],
                        profile="demo", pretrained=False, epochs=spec["epochs"], seed=spec["seed"],
                        data_root=str(world_root()), device=device, eval_repeats=1,
-                       out_dir=str(cache_dir() / "pretrained" / world_key()))
+                       out_dir=str(cache_dir() / "pretrained" / TRUNK_GENERATION / world_key()))
 
 
 def trunk_state(arch: str, model_state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -132,6 +137,16 @@ def missing(configs) -> list[str]:
     return out
 
 
+def write_world() -> Path:
+    """Write the pretraining world (:data:`PRETRAINING_WORLD`) unless it is there; under a lock, so
+    that two processes that need it write it once."""
+    from ..data.synthetic import write_11k
+
+    with _locked(cache_dir() / "pretrained" / TRUNK_GENERATION / world_key() / "world.lock"):
+        return write_11k(world_root(), **{k: tuple(v) if isinstance(v, list) else v
+                                          for k, v in PRETRAINING_WORLD.items()})
+
+
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
     """An exclusive lock on ``path`` (POSIX ``flock``): two sweep workers that need the same trunk
@@ -160,7 +175,6 @@ class TrunkProvider:
         self.used: dict[str, dict] = {}
 
     def __call__(self, arch: str, shape) -> dict[str, torch.Tensor] | None:
-        from ..data.synthetic import write_11k
         from . import records
         from .train import fit
 
@@ -169,9 +183,7 @@ class TrunkProvider:
             raise ValueError(f"the pretraining of {arch} builds the trunk {cfg.trunk}, the model asks for "
                              f"{shape.as_dict()}: the demo profile pretrains its own trunk shape only")
         run_dir = cfg.runs_root / cfg.run_id()
-        with _locked(cfg.runs_root / "world.lock"):
-            write_11k(cfg.root, **{k: tuple(v) if isinstance(v, list) else v
-                                   for k, v in PRETRAINING_WORLD.items()})
+        write_world()
         with _locked(cfg.runs_root / f"{arch}.lock"):
             if (run_dir / records.METRICS).exists() and not (run_dir / records.MODEL).exists():
                 (run_dir / records.METRICS).unlink()  # a record without its weights: train it again

@@ -47,22 +47,28 @@ class TrainingDiverged(FloatingPointError):
     """The loss became NaN or infinite."""
 
 
+#: Devices whose SGD and Adam have fused kernels (others use the multi-tensor loop).
+FUSED_DEVICES = ("cpu", "cuda")
+
+
 def make_optimizer(model: torch.nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
     """Two parameter groups: backbone at ``lr x backbone_lr_mult``, new layers at ``lr``.
 
-    Adam updates all tensors of a group at once (``foreach``, PyTorch's default on a GPU): on a CPU
-    that is the same numbers as its per-tensor loop, in two thirds to five sixths of the time (the tenth
-    pass of BENCHMARKS.md; tests/test_engine.py checks the equality)."""
+    SGD and Adam run PyTorch's fused kernels on a CPU or GPU (``fused=True``: every tensor of a group
+    in one kernel; elsewhere its multi-tensor loop): the same update equations as the per-tensor loop,
+    rounded differently (tests/test_engine.py checks both against an explicit computation), and on
+    the demo's small networks 3-4 times faster than the loop (the eleventh pass of BENCHMARKS.md)."""
     groups = [
         {"params": list(model.backbone_parameters()), "lr_mult": recipe.backbone_lr_mult},
         {"params": list(model.new_parameters()), "lr_mult": 1.0},
     ]
     groups = [g for g in groups if g["params"]]
+    fused = {"fused": True} if all(p.device.type in FUSED_DEVICES for g in groups for p in g["params"]) else {}
     if recipe.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=recipe.lr, momentum=recipe.momentum,
-                               nesterov=recipe.nesterov, weight_decay=recipe.weight_decay)
+                               nesterov=recipe.nesterov, weight_decay=recipe.weight_decay, **fused)
     if recipe.optimizer == "adam":
-        return torch.optim.Adam(groups, lr=recipe.lr, weight_decay=recipe.weight_decay, foreach=True)
+        return torch.optim.Adam(groups, lr=recipe.lr, weight_decay=recipe.weight_decay, **fused)
     raise ValueError(f"unknown optimizer {recipe.optimizer!r}")
 
 

@@ -300,7 +300,9 @@ def build_vgg19bn(pretrained: bool = False) -> tvm.VGG:
     if shape.full:
         return tvm.vgg19_bn(weights=weights)
     cfg = [v if v == "M" else shape.channels(v) for v in tvm.vgg.cfgs["E"]]
-    vgg = tvm.VGG(tvm.vgg.make_layers(cfg, batch_norm=True))
+    features = tvm.vgg.make_layers(cfg, batch_norm=True)
+    with torch.device("meta"):  # torchvision's full-size classifier (123M weights) only as a shell:
+        vgg = tvm.VGG(features)  # its init draws nothing for it; the features get torchvision's init
     c, h = cfg[-2], shape.channels(4096)  # last convolution's channels; fc6/fc7 width
     vgg.classifier = nn.Sequential(nn.Linear(c * 7 * 7, h), nn.ReLU(True), nn.Dropout(0.5),
                                    nn.Linear(h, h), nn.ReLU(True), nn.Dropout(0.5), nn.Linear(h, 1000))

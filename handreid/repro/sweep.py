@@ -43,7 +43,7 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from ..data.datasets import repeats_of
 from ..data.synthetic.demo import prepare_demo_data
@@ -498,7 +498,8 @@ def reproduce(tables: str | Sequence[str] | None = "all", profile: str = "demo",
                                    kind=t.kind, dataset=t.dataset) for t in [*trains, *derived]]
     if profile == "demo" and data_root is None:
         needed = {t.params["dataset"] for t in trains} | {d.dataset for d in derived}
-        prepare_demo_data(needed)
+        world = bool(pretrain.missing(t.params for t in trains if retrain or not t.finished()))
+        prepare_demo(needed, world, jobs if executor == "local" else 1)
     t0 = time.perf_counter()
     if retrain:
         moved = set_aside([t for t in trains if t.run_dir.exists()])
@@ -551,6 +552,21 @@ def reproduce(tables: str | Sequence[str] | None = "all", profile: str = "demo",
     print(summary(outcomes), flush=True)
     print(f"[handreid] {time.perf_counter() - t0:.0f} s", flush=True)
     return outcomes
+
+
+def prepare_demo(datasets: Iterable[str], world: bool, jobs: int = 1) -> None:
+    """The demo's synthetic trees of ``datasets`` and, when ``world``, the trunks' pretraining world
+    (:func:`handreid.engine.pretrain.write_world`; both idempotent): side by side when ``jobs`` > 1,
+    since the first runs wait for both (one core: demo trees about 14 s, world 20 s)."""
+    if not (world and jobs > 1):
+        prepare_demo_data(datasets)
+        if world:
+            pretrain.write_world()
+        return
+    with cf.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        written = pool.submit(pretrain.write_world)
+        prepare_demo_data(datasets)
+        written.result()
 
 
 def set_aside(tasks: Sequence[Task]) -> list[Path]:
