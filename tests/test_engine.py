@@ -262,7 +262,7 @@ def test_the_fused_optimizers_follow_the_update_equations(method, recipe):
     # each tensor within float32's rounding of its values (half an ulp a step) plus 1e-4 of its move
     eps = torch.finfo(torch.float32).eps
     for p, e, s in zip(params, expected, start):
-        err = float((p.double() - e).abs().max())
+        err = float((p.detach().double() - e).abs().max())
         assert err <= 4 * eps * float(e.abs().max()) + 1e-4 * float((e - s.double()).abs().max()), err
 
 

@@ -8,9 +8,9 @@ pretrains each small trunk itself: the plain baseline (``resnet50`` or ``vgg19bn
 classify the identities of a *pretraining world*, a synthetic 11k tree written with another seed
 and more subjects than the demo's (:data:`PRETRAINING_WORLD`), none of them in the demo sets. That
 training is an ordinary :func:`~handreid.engine.fit` run, kept in the cache
-(``HANDREID_CACHE/pretrained/<generation>/<world key>/<run id>``) with its history and metrics; every demo run
-that asks for a pretrained trunk starts from its weights, and its run identity names the
-pretraining run and world. (Paths are not part of a run's identity, so the pretraining run's id is
+(``HANDREID_CACHE/pretrained/<generation>/<world key>/<run id>``) with its history and metrics;
+every demo run that asks for a pretrained trunk starts from its weights, and its run identity names
+the pretraining run and world. (Paths are not part of a run's identity, so the pretraining run's id is
 that of the same training on the demo's own 11k-dr; the world key tells them apart.)
 
 The gap between pretraining and the demo sets is smaller than ImageNet's to 11k (same renderer,
@@ -32,8 +32,9 @@ import torch
 
 from ..paths import cache_dir, demo_data_root
 
-__all__ = ["PRETRAINING", "PRETRAINING_WORLD", "TRUNK_GENERATION", "TrunkProvider", "pretraining_config", "trunk_archs",
-           "missing", "trunk_fingerprint", "trunk_state", "world_key", "world_root", "write_world"]
+__all__ = ["PRETRAINING", "PRETRAINING_WORLD", "TRUNK_GENERATION", "TrunkProvider", "pretraining_config",
+           "trunk_archs", "missing", "trunk_fingerprint", "trunk_state", "world_key", "world_root",
+           "write_world"]
 
 #: The pretraining world: a synthetic 11k tree (``write_11k`` parameters) of 240 subjects with 6-10
 #: images per hand side, seed 777 (the demo's is 0): 2.4 times the demo's subjects, none shared.

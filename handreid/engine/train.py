@@ -57,13 +57,14 @@ def make_optimizer(model: torch.nn.Module, recipe: Recipe) -> torch.optim.Optimi
     SGD and Adam run PyTorch's fused kernels on a CPU or GPU (``fused=True``: every tensor of a group
     in one kernel; elsewhere its multi-tensor loop): the same update equations as the per-tensor loop,
     rounded differently (tests/test_engine.py checks both against an explicit computation), and on
-    the demo's small networks 3-4 times faster than the loop (the eleventh pass of BENCHMARKS.md)."""
+    the demo's small networks 2-4 times faster than that loop (BENCHMARKS.md, tenth and eleventh passes)."""
     groups = [
         {"params": list(model.backbone_parameters()), "lr_mult": recipe.backbone_lr_mult},
         {"params": list(model.new_parameters()), "lr_mult": 1.0},
     ]
     groups = [g for g in groups if g["params"]]
-    fused = {"fused": True} if all(p.device.type in FUSED_DEVICES for g in groups for p in g["params"]) else {}
+    on_fused = all(p.device.type in FUSED_DEVICES for g in groups for p in g["params"])
+    fused = {"fused": True} if on_fused else {}
     if recipe.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=recipe.lr, momentum=recipe.momentum,
                                nesterov=recipe.nesterov, weight_decay=recipe.weight_decay, **fused)
